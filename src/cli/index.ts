@@ -1,0 +1,25 @@
+import { Command, CommanderError } from 'commander';
+import { describeError } from '../core/index.js';
+
+/** Builds the `tkllm` command tree; each subcommand parses, calls the library, and prints. */
+export function buildProgram(): Command {
+  const program = new Command('tkllm')
+    .description('TKLLM: learn what makes short-video posts travel, score drafts, and generate scripts.')
+    .option('--data-dir <dir>', 'directory holding the lake and the models', './tkllm-data')
+    .showHelpAfterError()
+    .exitOverride();
+  return program;
+}
+
+/** Runs the CLI with `argv` (without `node` and the script) and returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    console.error(`tkllm: ${describeError(error)}`);
+    return 1;
+  }
+}
