@@ -1,0 +1,9 @@
+/** nn: layers, optimisers, schedules and safetensors files, built on the tensor library. */
+export { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors } from './safetensors.js';
+export type {
+  SafetensorsDtype,
+  SafetensorsData,
+  TensorRecord,
+  TensorRecords,
+  SafetensorsContent,
+} from './safetensors.js';
