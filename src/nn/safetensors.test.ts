@@ -81,9 +81,9 @@ describe('safetensors', () => {
       string,
       { data_offsets: number[] }
     >;
-    expect(header.wide!.data_offsets).toEqual([0, 8]);
-    expect(header.mid!.data_offsets).toEqual([8, 12]);
-    expect(header.small!.data_offsets).toEqual([12, 15]);
+    expect(header.wide.data_offsets).toEqual([0, 8]);
+    expect(header.mid.data_offsets).toEqual([8, 12]);
+    expect(header.small.data_offsets).toEqual([12, 15]);
   });
 
   it('refuses records whose data does not match dtype or shape', () => {

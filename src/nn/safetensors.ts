@@ -90,12 +90,12 @@ export function encodeSafetensors(
   assertLittleEndian();
   const names = Object.keys(tensors);
   if (names.includes(METADATA_KEY)) throw new ValidationError(`"${METADATA_KEY}" cannot name a tensor`);
-  for (const name of names) validateRecord(name, tensors[name]!);
+  for (const name of names) validateRecord(name, tensors[name]);
   for (const [key, value] of Object.entries(metadata))
     if (typeof value !== 'string')
       throw new ValidationError(`metadata "${key}" must be a string, got ${typeof value}`);
   names.sort((a, b) => {
-    const size = DTYPES[tensors[b]!.dtype].bytes - DTYPES[tensors[a]!.dtype].bytes;
+    const size = DTYPES[tensors[b].dtype].bytes - DTYPES[tensors[a].dtype].bytes;
     return size !== 0 ? size : a < b ? -1 : a > b ? 1 : 0;
   });
 
@@ -104,7 +104,7 @@ export function encodeSafetensors(
   let offset = 0;
   const parts: Uint8Array[] = [];
   for (const name of names) {
-    const { dtype, shape, data } = tensors[name]!;
+    const { dtype, shape, data } = tensors[name];
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     header[name] = { dtype, shape: [...shape], data_offsets: [offset, offset + bytes.byteLength] };
     offset += bytes.byteLength;
@@ -192,7 +192,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     const expected = elementCount(dims) * info.bytes;
     if (end - begin !== expected)
       fail(
-        `tensor "${name}": data_offsets span ${end - begin} bytes, shape [${dims.join(', ')}] of ${dtype} needs ${expected}`,
+        `tensor "${name}": data_offsets span ${end - begin} bytes, shape [${dims.join(', ')}] of ${dtype as string} needs ${expected}`,
       );
     spans.push([begin, end, name]);
     // A copy, not `slice`: on a Node Buffer `slice` is a view over the whole file.
