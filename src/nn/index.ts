@@ -7,3 +7,14 @@ export type {
   TensorRecords,
   SafetensorsContent,
 } from './safetensors.js';
+export { Optimizer, AdamW, Sgd, clipGradNorm, warmupCosineSchedule } from './optim/index.js';
+export type {
+  TrainableParameter,
+  OptimizerOptions,
+  AdamWOptions,
+  AdamWState,
+  SgdOptions,
+  SgdState,
+  LrSchedule,
+  WarmupCosineOptions,
+} from './optim/index.js';
