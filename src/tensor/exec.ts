@@ -1,0 +1,66 @@
+/**
+ * Runs kernels on tensors and wires results into autograd. A trace (see trace.ts) installs a recorder
+ * here to see every kernel an eager forward runs, so that graph mode reuses the eager ops unchanged.
+ */
+import type { DType, Kernel } from './ort-backend.js';
+import { runKernel } from './ort-backend.js';
+import { isGradEnabled } from './grad-mode.js';
+import { Tensor, fromRaw } from './tensor.js';
+import type { GradFn } from './tensor.js';
+
+/** Sees each kernel run (inputs and outputs as tensors) while a trace is active. */
+export interface KernelRecorder {
+  record(kernel: Kernel, inputs: readonly Tensor<DType>[], outputs: readonly Tensor<DType>[]): void;
+}
+
+let recorder: KernelRecorder | null = null;
+let runs = 0;
+
+/** How many kernels have run in this process (tests use it to prove that work was skipped). */
+export function executedKernelCount(): number {
+  return runs;
+}
+
+/** Installs (or with null removes) the recorder; returns the previous one. */
+export function setRecorder(next: KernelRecorder | null): KernelRecorder | null {
+  const previous = recorder;
+  recorder = next;
+  return previous;
+}
+
+/** Runs `kernel` and returns its outputs as tensors (without gradient history). */
+export function execute(kernel: Kernel, inputs: readonly Tensor<DType>[], threads = 1): Tensor<DType>[] {
+  runs++;
+  const outputs = runKernel(kernel, inputs, threads).map((r) => fromRaw<DType>(r));
+  if (recorder !== null) recorder.record(kernel, inputs, outputs);
+  return outputs;
+}
+
+/** Runs a kernel with one float output. */
+export function execute1(kernel: Kernel, inputs: readonly Tensor<DType>[], threads = 1): Tensor {
+  return execute(kernel, inputs, threads)[0] as Tensor;
+}
+
+/** Tells an active trace that `output` was computed from `inputs` by `kernel` without a session run. */
+export function recordOnly(kernel: Kernel, inputs: readonly Tensor<DType>[], output: Tensor<DType>): void {
+  if (recorder !== null) recorder.record(kernel, inputs, [output]);
+}
+
+/**
+ * Attaches a backward rule to `output` when recording is on and some input requires grad; returns
+ * `output`. The rule receives the output's gradient and which inputs want a gradient.
+ */
+export function withGrad<D extends DType>(
+  output: Tensor<D>,
+  name: string,
+  inputs: readonly Tensor<DType>[],
+  backward: GradFn['backward'],
+): Tensor<D> {
+  if (!isGradEnabled()) return output;
+  let any = false;
+  for (const x of inputs) if (x.requiresGrad) any = true;
+  if (!any) return output;
+  output.requiresGrad = true;
+  output.gradFn = { name, inputs, backward };
+  return output;
+}

@@ -1,0 +1,38 @@
+/**
+ * tensor: a small autograd tensor library whose ops run on onnxruntime (imports only core).
+ * Ops are named functions (`matmul(a, b)`, `add(a, b)`), tensors carry `.data`, `.shape`, `.grad`.
+ */
+export { Tensor, tensor, zeros, ones, full, randn, rand, parameter, shapeSize } from './tensor.js';
+export type { GradFn, FloatTensor, IndexTensor } from './tensor.js';
+export type { DType, TensorData } from './ort-backend.js';
+export { noGrad, isGradEnabled } from './grad-mode.js';
+export {
+  add,
+  sub,
+  mul,
+  div,
+  neg,
+  exp,
+  log,
+  sqrt,
+  pow,
+  tanh,
+  sigmoid,
+  relu,
+  softplus,
+  gelu,
+  where,
+  maskedFill,
+  boolTensor,
+  reshape,
+  sumTo,
+  scalar,
+} from './elementwise.js';
+export type { TensorLike } from './elementwise.js';
+export { transpose, transposeLast, slice, concat, split, gather } from './shape-ops.js';
+export { sum, mean, max } from './reduce.js';
+export type { ReduceOptions } from './reduce.js';
+export { matmul, softmax, logSoftmax, layerNorm, rmsNorm, crossEntropy, mse, dropout } from './nn-ops.js';
+export type { MatmulOptions } from './nn-ops.js';
+export { checkGradients } from './grad-check.js';
+export type { GradCheckOptions, GradCheckResult } from './grad-check.js';

@@ -1,0 +1,267 @@
+/** The neural-network ops: matmul, softmax, normalisation, losses and dropout, with fused backward kernels. */
+import type { Random } from '../core/index.js';
+import { ValidationError } from '../core/index.js';
+import { execute, execute1, withGrad } from './exec.js';
+import { mean, sum } from './reduce.js';
+import { mul, reshape, sub, sumTo, tensorI64 } from './elementwise.js';
+import { cachedKernel, i64, node, singleNode } from './kernels.js';
+import type { IndexTensor } from './tensor.js';
+import { Tensor } from './tensor.js';
+
+/** Options of `matmul`: transpose the last two dims of either operand. */
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+// Measured on the 2-core machine: a second intra-op thread slows small products (pool wake-up costs
+// more than it saves) and speeds up large ones; the cross-over is near 1.5e8 FLOP.
+const TWO_THREAD_FLOPS = 1.5e8;
+
+function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  const m = a.shape[a.rank - (transA ? 1 : 2)];
+  const k = a.shape[a.rank - (transA ? 2 : 1)];
+  const n = b.shape[b.rank - (transB ? 2 : 1)];
+  const batch = Math.max(a.size / (a.shape[a.rank - 1] * a.shape[a.rank - 2]), 1);
+  const threads = 2 * m * k * n * batch >= TWO_THREAD_FLOPS ? 2 : 1;
+  const kernel =
+    !transA && !transB
+      ? singleNode('MatMul', 2)
+      : singleNode(
+          'FusedMatMul',
+          2,
+          { transA: transA ? 1 : 0, transB: transB ? 1 : 0 },
+          { domain: 'com.microsoft' },
+        );
+  return execute1(kernel, [a, b], threads);
+}
+
+/** Collapses all leading dims: [..., r, c] -> [prod, c] (a view). */
+function flatten2(x: Tensor): Tensor {
+  return reshape(x, [-1, x.shape[x.rank - 1]]);
+}
+
+/**
+ * Matrix product of the last two dims with broadcast batch dims (both operands rank >= 2), optionally
+ * transposing either operand without materialising the transpose.
+ * @example const y = matmul(x, w); // [B, T, in] x [in, out] -> [B, T, out]
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  if (a.rank < 2 || b.rank < 2) {
+    throw new ValidationError(
+      `matmul needs operands of rank >= 2, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`,
+    );
+  }
+  const tA = options.transA ?? false;
+  const tB = options.transB ?? false;
+  const out = mm(a, b, tA, tB);
+  return withGrad(out, 'matmul', [a, b], (g, needs) => {
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (needs[0]) {
+      da = tA ? mm(b, g, tB, true) : mm(g, b, false, !tB);
+      da = sumTo(da, a.shape);
+    }
+    if (needs[1]) {
+      if (b.rank === 2 && a.rank > 2 && !tA) {
+        // A weight shared across the batch: one 2-D product over all rows instead of a batched
+        // product followed by a sum.
+        const a2 = flatten2(a);
+        const g2 = flatten2(g);
+        db = tB ? mm(g2, a2, true, false) : mm(a2, g2, true, false);
+      } else {
+        db = tB ? mm(g, a, true, tA) : mm(a, g, !tA, false);
+        db = sumTo(db, b.shape);
+      }
+    }
+    return [da, db];
+  });
+}
+
+const softmaxGrad = cachedKernel('softmaxGrad', () => ({
+  inputs: ['y', 'g', 'axes'],
+  outputs: ['dx'],
+  // dx = y * (g - sum(g * y))
+  nodes: [
+    node('Mul', ['g', 'y'], ['gy']),
+    node('ReduceSum', ['gy', 'axes'], ['s'], { keepdims: 1 }),
+    node('Sub', ['g', 's'], ['d']),
+    node('Mul', ['y', 'd'], ['dx']),
+  ],
+}));
+const logSoftmaxGrad = cachedKernel('logSoftmaxGrad', () => ({
+  inputs: ['y', 'g', 'axes'],
+  outputs: ['dx'],
+  // dx = g - softmax * sum(g)
+  nodes: [
+    node('ReduceSum', ['g', 'axes'], ['s'], { keepdims: 1 }),
+    node('Exp', ['y'], ['p']),
+    node('Mul', ['p', 's'], ['ps']),
+    node('Sub', ['g', 'ps'], ['dx']),
+  ],
+}));
+
+/** Softmax along `axis` (the last by default). */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const y = execute1(singleNode('Softmax', 1, { axis }), [x]);
+  const a = axis < 0 ? axis + x.rank : axis;
+  return withGrad(y, 'softmax', [x], (g) => [execute1(softmaxGrad, [y, g, tensorI64([a])])]);
+}
+
+/** Log of the softmax along `axis` (the last by default), computed stably. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const y = execute1(singleNode('LogSoftmax', 1, { axis }), [x]);
+  const a = axis < 0 ? axis + x.rank : axis;
+  return withGrad(y, 'logSoftmax', [x], (g) => [execute1(logSoftmaxGrad, [y, g, tensorI64([a])])]);
+}
+
+function layerNormGradKernel(withParams: boolean): ReturnType<typeof cachedKernel> {
+  return cachedKernel(`layerNormGrad:${withParams}`, () => ({
+    inputs: ['x', 'g', 'gamma', 'mu', 'rstd'],
+    outputs: withParams ? ['dx', 'dgamma', 'dbeta'] : ['dx'],
+    // x, g: [N, D]; mu, rstd: [N, 1]. With xh = (x - mu) * rstd and dxh = g * gamma:
+    // dx = rstd * (dxh - mean(dxh) - xh * mean(dxh * xh)); dgamma = sum_N(g * xh); dbeta = sum_N(g).
+    nodes: [
+      node('Sub', ['x', 'mu'], ['xc']),
+      node('Mul', ['xc', 'rstd'], ['xh']),
+      node('Mul', ['g', 'gamma'], ['dxh']),
+      node('ReduceMean', ['dxh', 'last'], ['m1'], { keepdims: 1 }),
+      node('Mul', ['dxh', 'xh'], ['dxhxh']),
+      node('ReduceMean', ['dxhxh', 'last'], ['m2'], { keepdims: 1 }),
+      node('Mul', ['xh', 'm2'], ['t2']),
+      node('Sub', ['dxh', 'm1'], ['t1']),
+      node('Sub', ['t1', 't2'], ['t3']),
+      node('Mul', ['t3', 'rstd'], ['dx']),
+      ...(withParams
+        ? [
+            node('Mul', ['g', 'xh'], ['gxh']),
+            node('ReduceSum', ['gxh', 'first'], ['dgamma'], { keepdims: 0 }),
+            node('ReduceSum', ['g', 'first'], ['dbeta'], { keepdims: 0 }),
+          ]
+        : []),
+    ],
+    consts: { last: i64([-1]), first: i64([0]) },
+  }));
+}
+
+/**
+ * Layer normalisation over the last dim (one ONNX LayerNormalization node forward, one fused node
+ * graph backward): (x - mean) / sqrt(var + eps) * gamma + beta.
+ */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  const d = x.shape[x.rank - 1];
+  if (gamma.size !== d || beta.size !== d) {
+    throw new ValidationError(
+      `layerNorm: gamma and beta need ${d} elements, got ${gamma.size} and ${beta.size}`,
+    );
+  }
+  const kernel = singleNode('LayerNormalization', 3, { axis: -1, epsilon: { float: eps } }, { nOutputs: 3 });
+  const [y, mu, rstd] = execute(kernel, [x, gamma, beta]) as [Tensor, Tensor, Tensor];
+  return withGrad(y, 'layerNorm', [x, gamma, beta], (g, needs) => {
+    const withParams = needs[1] || needs[2];
+    const x2 = reshape(x, [-1, d]);
+    const outs = execute(layerNormGradKernel(withParams), [
+      x2,
+      reshape(g, [-1, d]),
+      gamma,
+      reshape(mu, [-1, 1]),
+      reshape(rstd, [-1, 1]),
+    ]) as Tensor[];
+    return [
+      reshape(outs[0], x.shape),
+      needs[1] ? reshape(outs[1], gamma.shape) : null,
+      needs[2] ? reshape(outs[2], beta.shape) : null,
+    ];
+  });
+}
+
+/** RMS normalisation over the last dim: x / sqrt(mean(x^2) + eps) * gamma (Zhang & Sennrich 2019). */
+export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6): Tensor {
+  const kernel = cachedKernel('rmsNorm', () => ({
+    inputs: ['x', 'eps'],
+    outputs: ['r'],
+    nodes: [
+      node('Mul', ['x', 'x'], ['x2']),
+      node('ReduceMean', ['x2', 'last'], ['ms'], { keepdims: 1 }),
+      node('Add', ['ms', 'eps'], ['v']),
+      node('Sqrt', ['v'], ['s']),
+      node('Reciprocal', ['s'], ['r']),
+    ],
+    consts: { last: i64([-1]) },
+  }));
+  // The inverse RMS is computed by one fused kernel; it is differentiated through the composite
+  // r = (mean(x^2) + eps)^(-1/2), dr/dx = -r^3 x / D, written with the tracked ops below.
+  const d = x.shape[x.rank - 1];
+  const r = execute1(kernel, [x, new Tensor(new Float32Array([eps]), [], 'float32')]);
+  const rTracked = withGrad(r, 'rmsNormScale', [x], (g) => [
+    mul(mul(sum(g, { axes: [-1], keepDims: true }), mul(mul(r, mul(r, r)), -1 / d)), x),
+  ]);
+  return mul(mul(x, rTracked), gamma);
+}
+
+// Softmax cross-entropy per row: LogSoftmax + GatherElements forward (also returning the softmax for
+// the backward), and dlogits = (softmax - onehot) * g as one scatter-add graph backward.
+const crossEntropyForward = cachedKernel('crossEntropy', () => ({
+  inputs: ['logits', 'targets'],
+  outputs: ['loss', 'probs'],
+  nodes: [
+    node('LogSoftmax', ['logits'], ['lsm'], { axis: -1 }),
+    node('GatherElements', ['lsm', 'targets'], ['picked'], { axis: 1 }),
+    node('Neg', ['picked'], ['loss']),
+    node('Exp', ['lsm'], ['probs']),
+  ],
+}));
+const crossEntropyBackward = cachedKernel('crossEntropyGrad', () => ({
+  inputs: ['probs', 'targets', 'g'],
+  outputs: ['dx'],
+  nodes: [
+    node('Mul', ['probs', 'g'], ['pg']),
+    node('Neg', ['g'], ['ng']),
+    node('ScatterElements', ['pg', 'targets', 'ng'], ['dx'], { axis: 1, reduction: 'add' }),
+  ],
+}));
+
+/**
+ * Cross-entropy of `logits` [..., V] against integer `targets` [...], one loss per position (shape of
+ * `targets`), so that callers can weight positions before reducing.
+ * @example const loss = mean(mul(crossEntropy(logits, targets), weights));
+ */
+export function crossEntropy(logits: Tensor, targets: IndexTensor): Tensor {
+  const v = logits.shape[logits.rank - 1];
+  if (targets.size * v !== logits.size) {
+    throw new ValidationError(
+      `crossEntropy: logits [${logits.shape.join(', ')}] do not match targets [${targets.shape.join(', ')}]`,
+    );
+  }
+  const t = new BigInt64Array(targets.size);
+  for (let i = 0; i < t.length; i++) {
+    const c = Number(targets.data[i]);
+    if (!(c >= 0 && c < v)) throw new ValidationError(`crossEntropy: target ${c} is outside [0, ${v})`);
+    t[i] = BigInt(c);
+  }
+  const tt = new Tensor(t, [targets.size, 1], 'int64');
+  const [loss, probs] = execute(crossEntropyForward, [reshape(logits, [-1, v]), tt]) as [Tensor, Tensor];
+  const out = reshape(loss, targets.shape);
+  return withGrad(out, 'crossEntropy', [logits], (g) => [
+    reshape(execute1(crossEntropyBackward, [probs, tt, reshape(g, [-1, 1])]), logits.shape),
+  ]);
+}
+
+/** Mean squared error over all elements. */
+export function mse(prediction: Tensor, target: Tensor): Tensor {
+  const d = sub(prediction, target);
+  return mean(mul(d, d));
+}
+
+/**
+ * Inverted dropout: zeroes each element with probability `p` and scales the rest by 1/(1-p); the mask
+ * comes from the seeded generator so that runs repeat. Identity when `p` is 0.
+ */
+export function dropout(x: Tensor, p: number, rng: Random): Tensor {
+  if (!(p >= 0 && p < 1)) throw new ValidationError(`dropout: \`p\` must be in [0, 1), got ${p}`);
+  if (p === 0) return x;
+  const mask = new Float32Array(x.size);
+  const scale = 1 / (1 - p);
+  for (let i = 0; i < mask.length; i++) mask[i] = rng.next() < p ? 0 : scale;
+  return mul(x, new Tensor(mask, x.shape, 'float32'));
+}
