@@ -36,3 +36,5 @@ export { matmul, softmax, logSoftmax, layerNorm, rmsNorm, crossEntropy, mse, dro
 export type { MatmulOptions } from './nn-ops.js';
 export { checkGradients } from './grad-check.js';
 export type { GradCheckOptions, GradCheckResult } from './grad-check.js';
+export { attention } from './attention.js';
+export type { AttentionOptions } from './attention.js';

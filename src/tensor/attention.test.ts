@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { Random } from '../core/index.js';
+import { checkGradients } from './grad-check.js';
+import type { Tensor } from './index.js';
+import { add, attention, matmul, mul, randn, reshape, slice, softmax, tensor, transpose } from './index.js';
+
+/** The same attention written with unfused ops, as the reference. */
+function reference(q: Tensor, k: Tensor, v: Tensor, heads: number, causal: boolean): Tensor {
+  const [b, tq, c] = q.shape as [number, number, number];
+  const tk = k.shape[1];
+  const d = c / heads;
+  const split = (x: Tensor): Tensor => transpose(reshape(x, [0, 0, heads, d]), [0, 2, 1, 3]);
+  let s = mul(matmul(split(q), split(k), { transB: true }), 1 / Math.sqrt(d));
+  if (causal) {
+    const m = new Float32Array(tq * tk);
+    for (let i = 0; i < tq; i++) for (let j = i + 1; j < tk; j++) m[i * tk + j] = -1e9;
+    s = add(s, tensor(m, [tq, tk]));
+  }
+  const o = matmul(softmax(s), split(v));
+  return reshape(transpose(o, [0, 2, 1, 3]), [b, tq, c]);
+}
+
+function close(a: Tensor, b: Tensor, tol = 1e-5): void {
+  expect(a.shape).toEqual(b.shape);
+  const x = a.toArray();
+  const y = b.toArray();
+  for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - y[i])).toBeLessThan(tol);
+}
+
+describe('attention', () => {
+  const rng = new Random(11);
+  const q = randn([2, 5, 8], rng).asParameter();
+  const k = randn([2, 5, 8], rng).asParameter();
+  const v = randn([2, 5, 8], rng).asParameter();
+
+  it('equals the unfused computation, causal and not', () => {
+    close(attention(q, k, v, { heads: 2, causal: true }), reference(q, k, v, 2, true));
+    close(attention(q, k, v, { heads: 4 }), reference(q, k, v, 4, false));
+  });
+
+  it('lets position 0 see only itself when causal', () => {
+    const out = attention(q, k, v, { heads: 2, causal: true });
+    // With one visible key, the output row is that key's value row.
+    expect(
+      out
+        .toArray()
+        .slice(0, 8)
+        .map((x) => x.toFixed(5)),
+    ).toEqual(
+      v
+        .toArray()
+        .slice(0, 8)
+        .map((x) => x.toFixed(5)),
+    );
+  });
+
+  it('has gradients that match central differences', () => {
+    const r = checkGradients((a, b, c) => attention(a, b, c, { heads: 2, causal: true }), [q, k, v]);
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    const kv = randn([2, 3, 8], rng).asParameter();
+    const cross = checkGradients((a, b) => attention(a, b, b, { heads: 2 }), [q, kv]);
+    expect(cross.ok, JSON.stringify(cross)).toBe(true);
+  });
+
+  it('applies an additive mask', () => {
+    const mask = tensor([0, 0, 0, -1e9, -1e9], [5]);
+    const masked = attention(q, k, v, { heads: 2, mask });
+    // Dropping keys 3 and 4 by the mask equals attending over the first three keys only.
+    const kept = attention(q, slice(k, 1, 0, 3), slice(v, 1, 0, 3), { heads: 2 });
+    close(masked, kept);
+  });
+
+  it('rejects a width that the heads do not divide', () => {
+    expect(() => attention(q, k, v, { heads: 3 })).toThrow(/positive divisor of the width 8/);
+  });
+});
