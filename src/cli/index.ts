@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../core/index.js';
+import { addLakeCommands } from './lake-commands.js';
 
 /** Builds the `tkllm` command tree; each subcommand parses, calls the library, and prints. */
 export function buildProgram(): Command {
@@ -8,6 +9,7 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'directory holding the lake and the models', './tkllm-data')
     .showHelpAfterError()
     .exitOverride();
+  addLakeCommands(program);
   return program;
 }
 

@@ -1,0 +1,109 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Option, type Command } from 'commander';
+import { terminalProgress, ValidationError } from '../core/index.js';
+import {
+  ingestFiles,
+  Lake,
+  lakeStats,
+  readerKinds,
+  shapeNames,
+  type IngestOptions,
+  type ReaderKind,
+} from '../lake/index.js';
+import { formatIngest, formatStats } from './format-lake.js';
+
+/** The bundled CC0 sample: a subset of the Kaggle "Trending YouTube Video Statistics" (datasnaek), 2017. */
+export const samplePath = fileURLToPath(new URL('../../data/youtube-trending-sample.csv', import.meta.url));
+
+const dataDir = (command: Command) => String(command.optsWithGlobals<{ dataDir: string }>().dataDir);
+
+async function withLake<T>(dir: string, work: (lake: Lake) => Promise<T>): Promise<T> {
+  const lake = await Lake.open(dir);
+  try {
+    return await work(lake);
+  } finally {
+    lake.close();
+  }
+}
+
+function positiveInt(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new ValidationError(`\`${name}\` must be a positive integer, got "${value}"`);
+    return n;
+  };
+}
+
+function parseDate(value: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime()))
+    throw new ValidationError(
+      `\`--observed-at\` must be a date such as 2025-06-01T10:00:00Z, got "${value}"`,
+    );
+  return date;
+}
+
+/** Adds `ingest`, `stats` and `demo` to the program. */
+export function addLakeCommands(program: Command): void {
+  program
+    .command('ingest')
+    .description(
+      'ingest post exports (CSV, JSONL, JSON arrays, Parquet) into the lake; one transaction per file',
+    )
+    .argument('<files...>', 'files to ingest')
+    .addOption(
+      new Option('--format <shape>', 'export shape, instead of guessing it from the columns').choices(
+        shapeNames,
+      ),
+    )
+    .addOption(new Option('--reader <kind>', 'file format, instead of the extension').choices(readerKinds))
+    .option('--year <year>', 'year of dd.mm dates (default: a year in the file name)', positiveInt('--year'))
+    .option(
+      '--observed-at <time>',
+      'when the export was taken, for rows without a time (default: file mtime)',
+      parseDate,
+    )
+    .option('--json', 'print the per-file results as JSON')
+    .action(
+      async (
+        files: string[],
+        opts: { format?: string; reader?: ReaderKind; year?: number; observedAt?: Date; json?: boolean },
+        command: Command,
+      ) => {
+        const options: IngestOptions = { progress: terminalProgress() };
+        if (opts.format !== undefined) options.format = opts.format;
+        if (opts.reader !== undefined) options.reader = opts.reader;
+        if (opts.year !== undefined) options.year = opts.year;
+        if (opts.observedAt !== undefined) options.observedAt = opts.observedAt;
+        const results = await withLake(dataDir(command), (lake) => ingestFiles(lake, files, options));
+        console.log(opts.json ? JSON.stringify(results, null, 2) : formatIngest(results));
+      },
+    );
+
+  program
+    .command('stats')
+    .description('summarise the lake: posts, authors, dates, engagement percentiles, top hashtags, rejects')
+    .option('--json', 'print one JSON object')
+    .option('--top <n>', 'how many hashtags to list', positiveInt('--top'), 10)
+    .action(async (opts: { json?: boolean; top: number }, command: Command) => {
+      const stats = await withLake(dataDir(command), (lake) => lakeStats(lake, { topHashtags: opts.top }));
+      console.log(opts.json ? JSON.stringify(stats, null, 2) : formatStats(stats));
+    });
+
+  program
+    .command('demo')
+    .description('ingest the bundled sample into a fresh lake at <data-dir>/demo and print its summary')
+    .action(async (_opts: unknown, command: Command) => {
+      const dir = join(dataDir(command), 'demo');
+      rmSync(dir, { recursive: true, force: true });
+      console.log(`Ingesting the bundled sample ${samplePath}\ninto a fresh lake at ${dir}\n`);
+      await withLake(dir, async (lake) => {
+        const results = await ingestFiles(lake, [samplePath], { year: 2017, progress: terminalProgress() });
+        console.log(formatIngest(results));
+        console.log(formatStats(await lakeStats(lake)));
+      });
+    });
+}
