@@ -38,3 +38,7 @@ export { checkGradients } from './grad-check.js';
 export type { GradCheckOptions, GradCheckResult } from './grad-check.js';
 export { attention } from './attention.js';
 export type { AttentionOptions } from './attention.js';
+export { trace, GraphSession } from './trace.js';
+export type { TraceOptions, TracedModel } from './trace.js';
+export { quantizeModel } from './quantize.js';
+export type { QuantizeOptions, QuantizeResult } from './quantize.js';
