@@ -6,7 +6,7 @@ import { guessReader, openSource, type ReadFailure, type ReaderKind } from './re
 import { resolveShape } from './shapes.js';
 import { stageSql } from './stage.js';
 import { jsonText, sqlString } from './sql.js';
-import { upsertSteps } from './upsert.js';
+import { upsertSteps, type StageKeys, type UpsertStep } from './upsert.js';
 
 /** How to read the files given to `ingestFiles`. */
 export interface IngestOptions {
@@ -78,10 +78,10 @@ export async function ingestFile(
     );
   const observedAt = options.observedAt ?? statSync(path).mtime;
   const before = await lake.tableCounts();
-  const steps = upsertSteps(stage, path, shape);
-  const total = steps.length + 2;
+  const total = 10;
   const label = (step: string) => `${basename(path)}: ${step}`;
 
+  let steps: UpsertStep[] = [];
   try {
     return await lake.transaction(async () => {
       progress.update(0, total, label('reading'));
@@ -96,6 +96,7 @@ export async function ingestFile(
         await lake.run(`INSERT INTO rejects VALUES (${sqlString(path)}, ${f.line}, NULL, ${sqlString(f.reason)},
           ${sqlString(f.detail)}, ${sqlString(f.raw.slice(0, 500))})`);
       progress.update(2, total, label('merging'));
+      steps = upsertSteps(stage, path, shape, await stageKeys(lake));
       for (const [i, step] of steps.entries()) {
         await lake.run(step.sql);
         progress.update(3 + i, total, label(step.name));
@@ -113,9 +114,16 @@ export async function ingestFile(
     });
   } finally {
     progress.finish();
-    for (const table of [stage, ...steps.flatMap((s) => (s.temp ? [s.temp] : []))])
-      await lake.run(`DROP TABLE IF EXISTS ${table}`);
+    for (const step of steps.reverse())
+      if (step.temp) await lake.run(`DROP ${step.temp.kind} IF EXISTS ${step.temp.name}`);
+    await lake.run(`DROP TABLE IF EXISTS ${stage}`);
   }
+}
+
+async function stageKeys(lake: Lake): Promise<StageKeys> {
+  const [row] = await lake.all(`SELECT count(*)::INTEGER AS n, count(DISTINCT post_key)::INTEGER AS posts,
+    count(DISTINCT (post_key, observed_at))::INTEGER AS snapshots FROM ${stage} WHERE rej_reason IS NULL`);
+  return { uniquePosts: row.posts === row.n, uniqueSnapshots: row.snapshots === row.n };
 }
 
 /** A 4-digit year (1990..2099) standing alone in the file name, such as `youtube_us_trending_2017.csv`. */

@@ -169,15 +169,18 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
   const chain = (pick: (c: Check) => string) =>
     `CASE ${checks.map((c) => `WHEN ${c.condition} THEN ${pick(c)}`).join(' ')} END`;
 
+  // The reason chain runs on every row; the other three only on rejected rows (CASE evaluates lazily).
+  const onRejected = (pick: (c: Check) => string) =>
+    `CASE WHEN rej_reason IS NULL THEN NULL ELSE ${chain(pick)} END`;
   return `CREATE TEMP TABLE ${table} AS
     SELECT *,
-      ${chain((c) => sqlString(c.reason))} AS rej_reason,
-      ${chain((c) => c.field)} AS rej_field,
-      ${chain((c) => c.detail)} AS rej_detail,
-      ${chain((c) => c.raw)} AS rej_raw
+      ${onRejected((c) => c.field)} AS rej_field,
+      ${onRejected((c) => c.detail)} AS rej_detail,
+      ${onRejected((c) => c.raw)} AS rej_raw
     FROM (
       SELECT *, ${sqlString(shape.platform)} || ':' || raw_id AS post_key,
-        coalesce(parsed_observed_at, ${observedDefault}) AS observed_at
+        coalesce(parsed_observed_at, ${observedDefault}) AS observed_at,
+        ${chain((c) => sqlString(c.reason))} AS rej_reason
       FROM (SELECT *, ${typed.join(', ')}
             FROM (SELECT _line, ${rawColumns.join(',\n ')} FROM ${source.relation})))`;
 }

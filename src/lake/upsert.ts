@@ -1,76 +1,93 @@
 import type { Shape } from './shapes.js';
 import { sqlString } from './sql.js';
 
-/** One SQL statement of the merge, named for progress; `temp` is a table it creates, dropped afterwards. */
+/** One step of the merge, named for progress: statements run in order; `temp` lists what it creates. */
 export interface UpsertStep {
   name: string;
   sql: string;
-  temp?: string;
+  temp?: { name: string; kind: 'TABLE' | 'VIEW' };
 }
 
+/** What a cheap count over the staging table found, so the merge can skip deduplication it does not need. */
+export interface StageKeys {
+  /** Every accepted row has its own (post, observation time). */
+  uniqueSnapshots: boolean;
+  /** Every accepted row is a different post. */
+  uniquePosts: boolean;
+}
+
+const postColumns = [
+  'author_key',
+  'title',
+  'text',
+  'transcript',
+  'posted_at',
+  'duration_seconds',
+  'region',
+  'music_id',
+  'music_title',
+  'plays',
+  'likes',
+  'comments',
+  'shares',
+  'saves',
+  'attributes',
+];
+
 /**
- * The statements that merge an accepted staging table into the lake, in order. Every one is idempotent:
- * re-running them with the same file changes nothing, and a newer observation only moves values forward.
+ * The statements that merge the accepted rows of a staging table into the lake, in order. Each is an
+ * update of existing keys followed by an insert of new keys (an anti-join), set-wise; re-running them with
+ * the same file changes nothing, and a newer observation only moves a post's values forward.
  */
-export function upsertSteps(stage: string, file: string, shape: Shape): UpsertStep[] {
+export function upsertSteps(stage: string, file: string, shape: Shape, keys: StageKeys): UpsertStep[] {
   const src = sqlString(file);
   const platform = sqlString(shape.platform);
   const snap = 'tk_snap';
   const latest = 'tk_latest';
+  const authors = 'tk_new_authors';
+  const accepted = `SELECT * FROM ${stage} WHERE rej_reason IS NULL`;
   return [
     {
       name: 'snapshots',
-      temp: snap,
       // One observation per post and time: a repeated row (the trending list lists some videos twice a
       // day) keeps the one with the most plays, that is the later reading.
-      sql: `CREATE TEMP TABLE ${snap} AS SELECT * FROM ${stage} WHERE rej_reason IS NULL
-        QUALIFY row_number() OVER (PARTITION BY post_key, observed_at ORDER BY plays DESC NULLS LAST, _line DESC) = 1`,
+      ...(keys.uniqueSnapshots
+        ? { temp: { name: snap, kind: 'VIEW' }, sql: `CREATE TEMP VIEW ${snap} AS ${accepted}` }
+        : {
+            temp: { name: snap, kind: 'TABLE' },
+            sql: `CREATE TEMP TABLE ${snap} AS ${accepted}
+              QUALIFY row_number() OVER (PARTITION BY post_key, observed_at ORDER BY plays DESC NULLS LAST, _line DESC) = 1`,
+          }),
     },
     {
       name: 'latest',
-      temp: latest,
-      sql: `CREATE TEMP TABLE ${latest} AS SELECT *,
+      temp: { name: latest, kind: keys.uniquePosts ? 'VIEW' : 'TABLE' },
+      sql: `CREATE TEMP ${keys.uniquePosts ? 'VIEW' : 'TABLE'} ${latest} AS SELECT *,
           CASE WHEN author IS NOT NULL THEN ${platform} || ':' || author END AS author_key
-        FROM ${snap} QUALIFY row_number() OVER (PARTITION BY post_key ORDER BY observed_at DESC, _line DESC) = 1`,
+        FROM ${snap}
+        ${keys.uniquePosts ? '' : 'QUALIFY row_number() OVER (PARTITION BY post_key ORDER BY observed_at DESC, _line DESC) = 1'}`,
     },
     {
       name: 'authors',
-      sql: `INSERT INTO authors
-        SELECT author_key, ${platform}, author, followers, observed_at FROM ${latest} WHERE author_key IS NOT NULL
-        QUALIFY row_number() OVER (PARTITION BY author_key ORDER BY observed_at DESC, followers DESC NULLS LAST) = 1
-        ON CONFLICT (author_key) DO UPDATE SET
-          followers = coalesce(excluded.followers, authors.followers), observed_at = excluded.observed_at
-        WHERE excluded.observed_at >= authors.observed_at`,
+      temp: { name: authors, kind: 'TABLE' },
+      sql: `CREATE TEMP TABLE ${authors} AS
+          SELECT author_key, author, followers, observed_at FROM ${latest} WHERE author_key IS NOT NULL
+          QUALIFY row_number() OVER (PARTITION BY author_key ORDER BY observed_at DESC, followers DESC NULLS LAST) = 1;
+        UPDATE authors SET followers = coalesce(n.followers, authors.followers), observed_at = n.observed_at
+          FROM ${authors} n WHERE authors.author_key = n.author_key AND n.observed_at >= authors.observed_at;
+        INSERT INTO authors SELECT author_key, ${platform}, author, followers, observed_at FROM ${authors} n
+          WHERE NOT EXISTS (SELECT 1 FROM authors a WHERE a.author_key = n.author_key)`,
     },
     {
       name: 'posts',
       // The newest observation wins; a value the newer export lacks keeps the one already known.
-      sql: `INSERT INTO posts
-        SELECT post_key, ${platform}, raw_id, author_key, title, text, transcript, posted_at, duration_seconds,
-          region, music_id, music_title, plays, likes, comments, shares, saves, observed_at, attributes, ${src}
-        FROM ${latest}
-        ON CONFLICT (post_key) DO UPDATE SET
-          ${[
-            'author_key',
-            'title',
-            'text',
-            'transcript',
-            'posted_at',
-            'duration_seconds',
-            'region',
-            'music_id',
-            'music_title',
-            'plays',
-            'likes',
-            'comments',
-            'shares',
-            'saves',
-            'attributes',
-          ]
-            .map((c) => `${c} = coalesce(excluded.${c}, posts.${c})`)
-            .join(', ')},
-          observed_at = excluded.observed_at, source_file = excluded.source_file
-        WHERE excluded.observed_at >= posts.observed_at`,
+      sql: `UPDATE posts SET ${postColumns.map((c) => `${c} = coalesce(l.${c}, posts.${c})`).join(', ')},
+          observed_at = l.observed_at, source_file = ${src}
+          FROM ${latest} l WHERE posts.post_key = l.post_key AND l.observed_at >= posts.observed_at;
+        INSERT INTO posts
+          SELECT post_key, ${platform}, raw_id, author_key, title, text, transcript, posted_at, duration_seconds,
+            region, music_id, music_title, plays, likes, comments, shares, saves, observed_at, attributes, ${src}
+          FROM ${latest} l WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_key = l.post_key)`,
     },
     {
       name: 'engagement',
@@ -78,7 +95,7 @@ export function upsertSteps(stage: string, file: string, shape: Shape): UpsertSt
         SELECT s.post_key, s.observed_at, s.plays, s.likes, s.comments, s.shares, s.saves, s.watch_through,
           s.avg_watch_seconds, date_diff('second', coalesce(s.posted_at, p.posted_at), s.observed_at) / 3600.0, ${src}
         FROM ${snap} s LEFT JOIN posts p USING (post_key)
-        ON CONFLICT DO NOTHING`,
+        WHERE NOT EXISTS (SELECT 1 FROM snapshots x WHERE x.post_key = s.post_key AND x.observed_at = s.observed_at)`,
     },
     {
       name: 'hashtags',
@@ -87,18 +104,19 @@ export function upsertSteps(stage: string, file: string, shape: Shape): UpsertSt
         SELECT post_key, tag, min(origin) FROM (
           SELECT post_key, unnest(field_tags) AS tag, 'field' AS origin FROM ${latest}
           UNION ALL
-          SELECT post_key, unnest(tk_text_tags(concat_ws(' ', text, transcript))), 'text' FROM ${latest})
-        GROUP BY post_key, tag
-        ON CONFLICT DO NOTHING`,
+          SELECT post_key, unnest(tk_text_tags(concat_ws(' ', text, transcript))), 'text' FROM ${latest}) n
+        WHERE NOT EXISTS (SELECT 1 FROM hashtags h WHERE h.post_key = n.post_key AND h.tag = n.tag)
+        GROUP BY post_key, tag`,
     },
     {
       name: 'media',
-      sql: `INSERT INTO media
-        SELECT post_key, kind, uri FROM (
+      sql: `CREATE TEMP VIEW tk_media AS SELECT post_key, kind, uri FROM (
           SELECT post_key, 'video' AS kind, video_url AS uri FROM ${latest}
-          UNION ALL SELECT post_key, 'thumbnail', thumbnail_url FROM ${latest})
-        WHERE uri IS NOT NULL
-        ON CONFLICT (post_key, kind) DO UPDATE SET uri = excluded.uri`,
+          UNION ALL SELECT post_key, 'thumbnail', thumbnail_url FROM ${latest}) WHERE uri IS NOT NULL;
+        UPDATE media SET uri = n.uri FROM tk_media n WHERE media.post_key = n.post_key AND media.kind = n.kind;
+        INSERT INTO media SELECT * FROM tk_media n
+          WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.post_key = n.post_key AND m.kind = n.kind)`,
+      temp: { name: 'tk_media', kind: 'VIEW' },
     },
   ];
 }
