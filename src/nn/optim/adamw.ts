@@ -53,16 +53,19 @@ export class AdamW extends Optimizer<AdamWState> {
     const correction1 = 1 - b1 ** state.step;
     const correction2 = 1 - b2 ** state.step;
     const stepSize = lr / correction1;
-    const sqrtCorrection2 = Math.sqrt(correction2);
+    const invSqrtCorrection2 = 1 / Math.sqrt(correction2);
     const decay = 1 - lr * this.weightDecay;
+    const a1 = 1 - b1;
+    const a2 = 1 - b2;
     const { m, v } = state;
-    for (let i = 0; i < data.length; i++) {
+    const n = data.length;
+    for (let i = 0; i < n; i++) {
       const g = grad[i];
-      const mi = b1 * m[i] + (1 - b1) * g;
-      const vi = b2 * v[i] + (1 - b2) * g * g;
+      const mi = b1 * m[i] + a1 * g;
+      const vi = b2 * v[i] + a2 * g * g;
       m[i] = mi;
       v[i] = vi;
-      data[i] = data[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / sqrtCorrection2 + eps);
+      data[i] = data[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invSqrtCorrection2 + eps);
     }
   }
 }
