@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { silentProgress, ValidationError, type ProgressReporter } from '../core/index.js';
 import type { Lake } from './lake.js';
-import { guessReader, openSource, type ReadFailure, type ReaderKind } from './readers.js';
+import { guessReader, jsonTable, openSource, type ReadFailure, type ReaderKind } from './readers.js';
 import { resolveShape } from './shapes.js';
 import { stageSql } from './stage.js';
 import { jsonText, sqlString } from './sql.js';
@@ -116,7 +116,7 @@ export async function ingestFile(
     progress.finish();
     for (const step of steps.reverse())
       if (step.temp) await lake.run(`DROP ${step.temp.kind} IF EXISTS ${step.temp.name}`);
-    await lake.run(`DROP TABLE IF EXISTS ${stage}`);
+    await lake.run(`DROP TABLE IF EXISTS ${stage}; DROP TABLE IF EXISTS ${jsonTable}`);
   }
 }
 

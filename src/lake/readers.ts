@@ -85,9 +85,13 @@ const rejectTables = "rejects_table = 'tk_reject_errors', rejects_scan = 'tk_rej
 
 async function csvSource(lake: Lake, file: string): Promise<Source> {
   // Every column is read as text so that a bad value becomes one rejected row instead of a failed file.
-  const args = `${sqlString(file)}, all_varchar = true, header = true`;
-  const columns = (await lake.all(`DESCRIBE SELECT * FROM read_csv(${args})`)).map((r) =>
-    jsonText(r.column_name),
+  // The delimiter is fixed by the extension: the sniffer can take a file with one malformed row for a
+  // one-column file. Other extensions are sniffed.
+  const ext = extname(file).toLowerCase();
+  const delim = ext === '.csv' ? ", delim = ','" : ext === '.tsv' ? ", delim = '\\t'" : '';
+  const args = `${sqlString(file)}, all_varchar = true, header = true${delim}`;
+  const columns = (await lake.all(`DESCRIBE SELECT * FROM read_csv(${args}, ignore_errors = true)`)).map(
+    (r) => jsonText(r.column_name),
   );
   const byName = caseInsensitive(columns);
   await lake.run('DROP TABLE IF EXISTS tk_reject_errors; DROP TABLE IF EXISTS tk_reject_scans');
@@ -149,20 +153,25 @@ async function parquetSource(lake: Lake, file: string): Promise<Source> {
   };
 }
 
+/** The temporary table a JSON file is read into; ingestion drops it when the file is done. */
+export const jsonTable = 'tk_json_source';
+
 async function jsonSource(lake: Lake, file: string, kind: 'json' | 'jsonl'): Promise<Source> {
   const text = `(SELECT content FROM read_text(${sqlString(file)}))`;
   // JSON lines are split by hand so that a broken line is one reject with its line number.
   const relation =
     kind === 'jsonl'
       ? `(SELECT _line, CASE WHEN json_valid(line) AND json_type(line::JSON) = 'OBJECT' THEN line::JSON END AS j, line AS _raw
-          FROM (SELECT unnest(generate_subscripts(l, 1)) AS _line, unnest(l) AS line
+          FROM (SELECT unnest(range(1, len(l) + 1)) AS _line, unnest(l) AS line
                 FROM (SELECT string_split(content, chr(10)) AS l FROM ${text}))
           WHERE trim(line, ' ' || chr(13) || chr(9)) <> '')`
       : `(SELECT _line, CASE WHEN json_type(e) = 'OBJECT' THEN e END AS j, e::VARCHAR AS _raw
-          FROM (SELECT unnest(generate_subscripts(l, 1)) AS _line, unnest(l) AS e
+          FROM (SELECT unnest(range(1, len(l) + 1)) AS _line, unnest(l) AS e
                 FROM (SELECT json_extract(content::JSON, '$[*]') AS l FROM ${text})))`;
+  // Materialised once: the keys are read from it, then the stage; DuckDB cannot nest its unnest calls.
+  await lake.run(`CREATE OR REPLACE TEMP TABLE ${jsonTable} AS ${relation}`);
   const keys = await lake.all(
-    `SELECT DISTINCT unnest(json_keys(j)) AS k FROM (SELECT j FROM ${relation} WHERE j IS NOT NULL LIMIT 1000)`,
+    `SELECT DISTINCT k FROM (SELECT unnest(json_keys(j)) AS k FROM (SELECT j FROM ${jsonTable} WHERE j IS NOT NULL LIMIT 1000))`,
   );
   const columns = keys.map((r) => jsonText(r.k));
   const byName = caseInsensitive(columns);
@@ -174,7 +183,7 @@ async function jsonSource(lake: Lake, file: string, kind: 'json' | 'jsonl'): Pro
   return {
     reader: kind,
     columns,
-    relation,
+    relation: jsonTable,
     has: (path) => segments(path) !== undefined,
     value: (path) => {
       const segs = segments(path);

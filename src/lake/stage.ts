@@ -102,7 +102,8 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
   ];
 
   const checks: Check[] = [];
-  if (source.brokenRow) checks.push({ field: 'NULL', ...source.brokenRow });
+  if (source.brokenRow)
+    checks.push({ ...source.brokenRow, field: 'NULL', condition: 'broken_row', raw: 'broken_raw' });
   checks.push({
     condition: 'raw_id IS NULL',
     field: fieldName('id'),
@@ -166,6 +167,8 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
     raw: 'raw_duration',
   });
   rawColumns.push(...new Set(nameColumns));
+  if (source.brokenRow)
+    rawColumns.push(`${source.brokenRow.condition} AS broken_row`, `${source.brokenRow.raw} AS broken_raw`);
   const chain = (pick: (c: Check) => string) =>
     `CASE ${checks.map((c) => `WHEN ${c.condition} THEN ${pick(c)}`).join(' ')} END`;
 
