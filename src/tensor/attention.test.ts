@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { Random } from '../core/index.js';
 import { checkGradients } from './grad-check.js';
 import type { Tensor } from './index.js';
-import { add, attention, matmul, mul, randn, reshape, slice, softmax, tensor, transpose } from './index.js';
+import {
+  add,
+  attention,
+  selfAttention,
+  matmul,
+  mul,
+  randn,
+  reshape,
+  slice,
+  softmax,
+  tensor,
+  transpose,
+} from './index.js';
 
 /** The same attention written with unfused ops, as the reference. */
 function reference(q: Tensor, k: Tensor, v: Tensor, heads: number, causal: boolean): Tensor {
@@ -68,6 +80,17 @@ describe('attention', () => {
     // Dropping keys 3 and 4 by the mask equals attending over the first three keys only.
     const kept = attention(q, slice(k, 1, 0, 3), slice(v, 1, 0, 3), { heads: 2 });
     close(masked, kept);
+  });
+
+  it('on a packed qkv equals attention on its three slices, with matching gradients', () => {
+    const qkv = randn([2, 5, 24], rng).asParameter();
+    const parts = [0, 1, 2].map((i) => slice(qkv, 2, 8 * i, 8 * (i + 1)));
+    close(
+      selfAttention(qkv, { heads: 2, causal: true }),
+      attention(parts[0], parts[1], parts[2], { heads: 2, causal: true }),
+    );
+    const r = checkGradients((x) => selfAttention(x, { heads: 4, causal: true }), [qkv]);
+    expect(r.ok, JSON.stringify(r)).toBe(true);
   });
 
   it('rejects a width that the heads do not divide', () => {

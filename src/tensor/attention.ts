@@ -45,9 +45,18 @@ function constsFor(heads: number): Record<string, RawTensor> {
   };
 }
 
-function forwardKernel(heads: number, scale: number, causal: boolean, masked: boolean): Kernel {
-  return cachedKernel(`attention:${heads}:${scale}:${causal}:${masked}`, () => {
+const unpack = node('Split', ['qkv'], ['q', 'k', 'v'], { axis: 2, num_outputs: 3 });
+
+function forwardKernel(
+  heads: number,
+  scale: number,
+  causal: boolean,
+  masked: boolean,
+  packed: boolean,
+): Kernel {
+  return cachedKernel(`attention:${heads}:${scale}:${causal}:${masked}:${packed}`, () => {
     const nodes = [
+      ...(packed ? [unpack] : []),
       ...splitHeads('q', 'qh'),
       ...splitHeads('k', 'kh'),
       ...splitHeads('v', 'vh'),
@@ -73,8 +82,9 @@ function forwardKernel(heads: number, scale: number, causal: boolean, masked: bo
       node('MatMul', ['p', 'vh'], ['oh']),
       ...mergeHeads('oh', 'o'),
     );
+    const qkv = packed ? ['qkv'] : ['q', 'k', 'v'];
     return {
-      inputs: masked ? ['q', 'k', 'v', 'mask'] : ['q', 'k', 'v'],
+      inputs: masked ? [...qkv, 'mask'] : qkv,
       outputs: ['o', 'p'],
       nodes,
       consts: constsFor(heads),
@@ -82,13 +92,14 @@ function forwardKernel(heads: number, scale: number, causal: boolean, masked: bo
   });
 }
 
-function backwardKernel(heads: number, scale: number): Kernel {
-  return cachedKernel(`attentionGrad:${heads}:${scale}`, () => ({
-    inputs: ['q', 'k', 'v', 'p', 'go'],
-    outputs: ['dq', 'dk', 'dv'],
+function backwardKernel(heads: number, scale: number, packed: boolean): Kernel {
+  return cachedKernel(`attentionGrad:${heads}:${scale}:${packed}`, () => ({
+    inputs: packed ? ['qkv', 'p', 'go'] : ['q', 'k', 'v', 'p', 'go'],
+    outputs: packed ? ['dqkv'] : ['dq', 'dk', 'dv'],
     // With S = scale * Q K^T, P = softmax(S), O = P V:
     // dV = P^T dO; dP = dO V^T; dS = P * (dP - rowsum(dP * P)); dQ = scale dS K; dK = scale dS^T Q.
     nodes: [
+      ...(packed ? [unpack] : []),
       ...splitHeads('q', 'qh'),
       ...splitHeads('k', 'kh'),
       ...splitHeads('v', 'vh'),
@@ -104,6 +115,7 @@ function backwardKernel(heads: number, scale: number): Kernel {
       ...mergeHeads('dqh', 'dq'),
       ...mergeHeads('dkh', 'dk'),
       ...mergeHeads('dvh', 'dv'),
+      ...(packed ? [node('Concat', ['dq', 'dk', 'dv'], ['dqkv'], { axis: 2 })] : []),
     ],
     consts: constsFor(heads),
   }));
@@ -138,13 +150,47 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const threads = flops >= TWO_THREAD_FLOPS ? 2 : 1;
   const masked = options.mask !== undefined;
   const inputs = masked ? [q, k, v, options.mask!] : [q, k, v];
-  const [o, p] = execute(forwardKernel(heads, scale, causal, masked), inputs, threads) as [Tensor, Tensor];
+  const [o, p] = execute(forwardKernel(heads, scale, causal, masked, false), inputs, threads) as [
+    Tensor,
+    Tensor,
+  ];
   return withGrad(o, 'attention', [q, k, v], (g, needs) => {
-    const [dq, dk, dv] = execute(backwardKernel(heads, scale), [q, k, v, p, g], threads) as [
+    const [dq, dk, dv] = execute(backwardKernel(heads, scale, false), [q, k, v, p, g], threads) as [
       Tensor,
       Tensor,
       Tensor,
     ];
     return [needs[0] ? dq : null, needs[1] ? dk : null, needs[2] ? dv : null];
   });
+}
+
+/**
+ * Self-attention on a packed projection qkv [B, T, 3C] (q, k and v side by side, as one matmul makes
+ * them) -> [B, T, C]. Same result as `attention` on the three slices, without the slice and pad ops.
+ * @example const y = selfAttention(matmul(x, wQkv), { heads: 4, causal: true });
+ */
+export function selfAttention(qkv: Tensor, options: AttentionOptions): Tensor {
+  const { heads } = options;
+  const causal = options.causal ?? false;
+  if (qkv.rank !== 3 || qkv.shape[2] % 3 !== 0) {
+    throw new ValidationError(`selfAttention needs qkv of shape [B, T, 3C], got [${qkv.shape.join(', ')}]`);
+  }
+  const c = qkv.shape[2] / 3;
+  if (!Number.isInteger(heads) || heads <= 0 || c % heads !== 0) {
+    throw new ValidationError(
+      `selfAttention: \`heads\` must be a positive divisor of the width ${c}, got ${heads}`,
+    );
+  }
+  const scale = 1 / Math.sqrt(c / heads);
+  const t = qkv.shape[1];
+  const threads = 4 * qkv.shape[0] * t * t * c >= TWO_THREAD_FLOPS ? 2 : 1;
+  const masked = options.mask !== undefined;
+  const inputs = masked ? [qkv, options.mask!] : [qkv];
+  const [o, p] = execute(forwardKernel(heads, scale, causal, masked, true), inputs, threads) as [
+    Tensor,
+    Tensor,
+  ];
+  return withGrad(o, 'selfAttention', [qkv], (g) => [
+    execute(backwardKernel(heads, scale, true), [qkv, p, g], threads)[0] as Tensor,
+  ]);
 }

@@ -15,6 +15,18 @@ describe('autograd', () => {
     expect(w.grad).toBeNull();
   });
 
+  it('gives each leaf its own gradient array, even when a rule shares one', () => {
+    const a = parameter([1, 2], [2]);
+    const b = parameter([3, 4], [2]);
+    sum(add(a, b)).backward();
+    expect(a.grad!.data).not.toBe(b.grad!.data);
+    a.grad!.data[0] = 100;
+    expect(b.grad!.toArray()).toEqual([1, 1]);
+    sum(add(a, b)).backward();
+    expect(a.grad!.toArray()).toEqual([101, 2]);
+    expect(b.grad!.toArray()).toEqual([2, 2]);
+  });
+
   it('sums the gradients of a tensor used twice', () => {
     const x = parameter([2], [1]);
     sum(mul(x, x)).backward();

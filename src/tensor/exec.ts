@@ -28,10 +28,50 @@ export function setRecorder(next: KernelRecorder | null): KernelRecorder | null 
   return previous;
 }
 
+/** Time and calls spent in one kind of kernel, as measured by `profileKernels`. */
+export interface KernelProfile {
+  kernel: string;
+  calls: number;
+  ms: number;
+}
+
+let profile: Map<string, KernelProfile> | null = null;
+
+/** Runs `fn` and reports where kernel time went, most expensive first (a diagnostic for tuning). */
+export function profileKernels(fn: () => void): KernelProfile[] {
+  const previous = profile;
+  profile = new Map();
+  const current = profile;
+  try {
+    fn();
+  } finally {
+    profile = previous;
+  }
+  return [...current.values()].sort((a, b) => b.ms - a.ms);
+}
+
+function timed(
+  kernel: Kernel,
+  inputs: readonly Tensor<DType>[],
+  threads: number,
+  table: Map<string, KernelProfile>,
+): ReturnType<typeof runKernel> {
+  const start = performance.now();
+  const out = runKernel(kernel, inputs, threads);
+  const label =
+    kernel.nodes.map((n) => n.op).join('+') + ' ' + inputs.map((t) => `[${t.shape.join(',')}]`).join('');
+  const entry = table.get(label) ?? { kernel: label, calls: 0, ms: 0 };
+  entry.calls++;
+  entry.ms += performance.now() - start;
+  table.set(label, entry);
+  return out;
+}
+
 /** Runs `kernel` and returns its outputs as tensors (without gradient history). */
 export function execute(kernel: Kernel, inputs: readonly Tensor<DType>[], threads = 1): Tensor<DType>[] {
   runs++;
-  const outputs = runKernel(kernel, inputs, threads).map((r) => fromRaw<DType>(r));
+  const raw = profile === null ? runKernel(kernel, inputs, threads) : timed(kernel, inputs, threads, profile);
+  const outputs = raw.map((r) => fromRaw<DType>(r));
   if (recorder !== null) recorder.record(kernel, inputs, outputs);
   return outputs;
 }

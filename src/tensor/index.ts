@@ -36,9 +36,11 @@ export { matmul, softmax, logSoftmax, layerNorm, rmsNorm, crossEntropy, mse, dro
 export type { MatmulOptions } from './nn-ops.js';
 export { checkGradients } from './grad-check.js';
 export type { GradCheckOptions, GradCheckResult } from './grad-check.js';
-export { attention } from './attention.js';
+export { attention, selfAttention } from './attention.js';
 export type { AttentionOptions } from './attention.js';
 export { trace, GraphSession } from './trace.js';
 export type { TraceOptions, TracedModel } from './trace.js';
 export { quantizeModel } from './quantize.js';
 export type { QuantizeOptions, QuantizeResult } from './quantize.js';
+export { profileKernels } from './exec.js';
+export type { KernelProfile } from './exec.js';

@@ -225,6 +225,9 @@ function runBackward(root: Tensor<DType>, seed: Tensor | undefined): void {
   }
   const grads = new Map<Tensor<DType>, Tensor>();
   grads.set(root, seed ?? ones(root.shape));
+  // Arrays a leaf may not keep as its own gradient: the caller's seed and arrays already given to
+  // another leaf (a rule may hand the same array to several inputs, e.g. add).
+  const claimed = new Set<object>(seed ? [seed.data] : []);
   noGrad(() => {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
@@ -233,7 +236,7 @@ function runBackward(root: Tensor<DType>, seed: Tensor | undefined): void {
       if (g === undefined) continue;
       const fn = t.gradFn;
       if (fn === null) {
-        accumulateLeaf(t, g);
+        accumulateLeaf(t, g, claimed);
         continue;
       }
       const needs = fn.inputs.map((x) => x.requiresGrad);
@@ -250,15 +253,23 @@ function runBackward(root: Tensor<DType>, seed: Tensor | undefined): void {
   });
 }
 
-function accumulateLeaf(t: Tensor<DType>, g: Tensor): void {
+function accumulateLeaf(t: Tensor<DType>, g: Tensor, claimed: Set<object>): void {
   if (g.size !== t.size) {
     throw new ValidationError(
       `gradient of shape [${g.shape.join(', ')}] for a leaf of shape [${t.shape.join(', ')}]`,
     );
   }
-  // A leaf's gradient is copied: a rule may hand the same array to several inputs, and optimisers and
-  // clipping update gradients in place.
-  t.grad = t.grad === null ? new Tensor(g.data.slice(), t.shape, 'float32') : addArrays(t.grad, g);
+  if (t.grad === null) {
+    // The leaf owns its gradient array from here on (later backward passes add into it in place, and
+    // optimisers and clipping may scale it), so an array that someone else holds is copied.
+    const owned = claimed.has(g.data) ? g.data.slice() : g.data;
+    claimed.add(owned);
+    t.grad = new Tensor(owned, t.shape, 'float32');
+    return;
+  }
+  const acc = t.grad.data;
+  const x = g.data;
+  for (let i = 0; i < acc.length; i++) acc[i] += x[i];
 }
 
 function addArrays(a: Tensor, b: Tensor): Tensor {
