@@ -27,7 +27,15 @@ export interface GptOptions {
 
 /** Checks a GPT config and fills its defaults; the messages name the field and the value. */
 export function resolveGptConfig(config: GptConfig): Required<GptConfig> {
-  const resolved: Required<GptConfig> = { dropout: 0, ...config };
+  // Only the known fields: a config read from JSON may carry others, which must not leak into the model.
+  const resolved: Required<GptConfig> = {
+    vocabSize: config.vocabSize,
+    dModel: config.dModel,
+    nLayers: config.nLayers,
+    nHeads: config.nHeads,
+    contextLength: config.contextLength,
+    dropout: config.dropout ?? 0,
+  };
   for (const key of ['vocabSize', 'dModel', 'nLayers', 'nHeads', 'contextLength'] as const) {
     const value = resolved[key];
     if (!Number.isInteger(value) || value <= 0)
