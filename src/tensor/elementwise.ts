@@ -1,7 +1,8 @@
 /** Element-wise ops with numpy broadcasting, and their backward rules. */
 import { ValidationError } from '../core/index.js';
 import type { DType } from './ort-backend.js';
-import { execute1, recordOnly, withGrad } from './exec.js';
+import { execute, execute1, recordOnly, withGrad } from './exec.js';
+import { isGradEnabled } from './grad-mode.js';
 import { cachedKernel, f32, i64, node, singleNode } from './kernels.js';
 import { Tensor, shapeSize } from './tensor.js';
 
@@ -181,22 +182,23 @@ const softplusGrad = cachedKernel('softplusGrad', () => ({
   outputs: ['dx'],
   nodes: [node('Sigmoid', ['x'], ['s']), node('Mul', ['g', 's'], ['dx'])],
 }));
-// d/dx [x Phi(x)] = Phi(x) + x phi(x), Phi the normal CDF and phi its density.
-const geluGrad = cachedKernel('geluGrad', () => ({
-  inputs: ['x', 'g'],
-  outputs: ['dx'],
+// GELU and its derivative in one pass when a gradient will be needed: y = x Phi(x) and
+// dy/dx = Phi(x) + x phi(x) share Phi, so the backward is a single multiply.
+const geluWithGrad = cachedKernel('geluWithGrad', () => ({
+  inputs: ['x'],
+  outputs: ['y', 'd'],
   nodes: [
     node('Mul', ['x', 'rsqrt2'], ['a']),
     node('Erf', ['a'], ['e']),
     node('Add', ['e', 'one'], ['e1']),
     node('Mul', ['e1', 'half'], ['cdf']),
+    node('Mul', ['x', 'cdf'], ['y']),
     node('Mul', ['x', 'x'], ['x2']),
     node('Mul', ['x2', 'mhalf'], ['m']),
     node('Exp', ['m'], ['ex']),
     node('Mul', ['ex', 'rsqrt2pi'], ['pdf']),
     node('Mul', ['x', 'pdf'], ['xp']),
     node('Add', ['cdf', 'xp'], ['d']),
-    node('Mul', ['g', 'd'], ['dx']),
   ],
   consts: {
     rsqrt2: f32(Math.SQRT1_2),
@@ -233,7 +235,9 @@ export function softplus(x: Tensor): Tensor {
 
 /** GELU with the exact (erf) form, as in GPT-2 and BERT. */
 export function gelu(x: Tensor): Tensor {
-  return withGrad(execute1(singleNode('Gelu', 1), [x]), 'gelu', [x], (g) => [execute1(geluGrad, [x, g])]);
+  if (!(x.requiresGrad && isGradEnabled())) return execute1(singleNode('Gelu', 1), [x]);
+  const [y, d] = execute(geluWithGrad, [x]) as [Tensor, Tensor];
+  return withGrad(y, 'gelu', [x], (g) => [mul(g, d)]);
 }
 
 /** Element-wise choice: `cond ? a : b`, broadcasting; `cond` is a bool tensor. */
