@@ -1,12 +1,12 @@
 import { statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { silentProgress, ValidationError, type ProgressReporter } from '../core/index.js';
-import type { Lake } from './lake.js';
+import type { Lake, LakeTable } from './lake.js';
 import { guessReader, jsonTable, openSource, type ReadFailure, type ReaderKind } from './readers.js';
 import { resolveShape } from './shapes.js';
 import { stageSql } from './stage.js';
 import { jsonText, sqlString } from './sql.js';
-import { upsertSteps, type StageKeys, type UpsertStep } from './upsert.js';
+import { upsertSteps, type MergedTable, type StageKeys, type UpsertStep } from './upsert.js';
 
 /** How to read the files given to `ingestFiles`. */
 export interface IngestOptions {
@@ -96,7 +96,7 @@ export async function ingestFile(
         await lake.run(`INSERT INTO rejects VALUES (${sqlString(path)}, ${f.line}, NULL, ${sqlString(f.reason)},
           ${sqlString(f.detail)}, ${sqlString(f.raw.slice(0, 500))})`);
       progress.update(2, total, label('merging'));
-      steps = upsertSteps(stage, path, shape, await stageKeys(lake));
+      steps = upsertSteps(stage, path, shape, await stageKeys(lake, before));
       for (const [i, step] of steps.entries()) {
         await lake.run(step.sql);
         progress.update(3 + i, total, label(step.name));
@@ -120,10 +120,17 @@ export async function ingestFile(
   }
 }
 
-async function stageKeys(lake: Lake): Promise<StageKeys> {
+async function stageKeys(lake: Lake, before: Record<LakeTable, number>): Promise<StageKeys> {
   const [row] = await lake.all(`SELECT count(*)::INTEGER AS n, count(DISTINCT post_key)::INTEGER AS posts,
-    count(DISTINCT (post_key, observed_at))::INTEGER AS snapshots FROM ${stage} WHERE rej_reason IS NULL`);
-  return { uniquePosts: row.posts === row.n, uniqueSnapshots: row.snapshots === row.n };
+    count(DISTINCT (post_key, observed_at))::INTEGER AS snapshots, count(posted_at)::INTEGER AS posted
+    FROM ${stage} WHERE rej_reason IS NULL`);
+  const merged: MergedTable[] = ['authors', 'posts', 'snapshots', 'hashtags', 'media'];
+  return {
+    uniquePosts: row.posts === row.n,
+    uniqueSnapshots: row.snapshots === row.n,
+    postedAtKnown: row.posted === row.n,
+    emptyTables: new Set(merged.filter((table) => before[table] === 0)),
+  };
 }
 
 /** A 4-digit year (1990..2099) standing alone in the file name, such as `youtube_us_trending_2017.csv`. */

@@ -63,8 +63,9 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
     extra.length === 0
       ? 'NULL::JSON'
       : `json_object(${extra.map((c) => `${sqlString(c)}, ${source.value(c)}`).join(', ')})`;
+  // The tags as listed; the hashtags merge step (upsert.ts) normalises them after one flat unnest.
   const fieldTags = shape.hashtags
-    ? `tk_tags(${source.list(shape.hashtags.path, shape.hashtags.separator, shape.hashtags.item)})`
+    ? source.list(shape.hashtags.path, shape.hashtags.separator, shape.hashtags.item)
     : '[]::VARCHAR[]';
 
   const fallback = shape.idFallback;
@@ -175,8 +176,21 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
   // The reason chain runs on every row; the other three only on rejected rows (CASE evaluates lazily).
   const onRejected = (pick: (c: Check) => string) =>
     `CASE WHEN rej_reason IS NULL THEN NULL ELSE ${chain(pick)} END`;
+  // The raw texts and helper columns only feed the checks: leaving them out of the staging table
+  // halves what it materialises. raw_id stays (it is the post's source id).
+  const helpers = [
+    ...countFields.map((f) => `raw_${f}`),
+    'raw_posted_at',
+    'raw_observed_at',
+    'raw_duration',
+    'raw_watch_through',
+    'raw_avg_watch_seconds',
+    'parsed_observed_at',
+    ...new Set(nameColumns.map((c) => c.slice(c.lastIndexOf(' AS ') + 4))),
+    ...(source.brokenRow ? ['broken_row', 'broken_raw'] : []),
+  ];
   return `CREATE TEMP TABLE ${table} AS
-    SELECT *,
+    SELECT * EXCLUDE (${helpers.join(', ')}),
       ${onRejected((c) => c.field)} AS rej_field,
       ${onRejected((c) => c.detail)} AS rej_detail,
       ${onRejected((c) => c.raw)} AS rej_raw

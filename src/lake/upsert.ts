@@ -14,7 +14,25 @@ export interface StageKeys {
   uniqueSnapshots: boolean;
   /** Every accepted row is a different post. */
   uniquePosts: boolean;
+  /** Every accepted row has its own posting time, so snapshots need not look it up on the post. */
+  postedAtKnown: boolean;
+  /**
+   * Lake tables that held no rows before this file: merging into them needs no update of existing keys and
+   * no anti-join, since the staged rows are already one per key.
+   */
+  emptyTables: ReadonlySet<MergedTable>;
 }
+
+/** The lake tables a merge writes to, besides rejects. */
+export type MergedTable = 'authors' | 'posts' | 'snapshots' | 'hashtags' | 'media';
+
+/** `sql` unless `table` was empty before the file (then nothing: there is no existing key to meet). */
+const unlessEmpty = (keys: StageKeys, table: MergedTable, sql: string) =>
+  keys.emptyTables.has(table) ? '' : sql;
+
+// The normalisation of macros.ts (tk_tags, tk_text_tags), written out for the flat hashtag pass.
+const tagTrim = `' #"' || chr(9)`;
+const textTag = sqlString('#([\\p{L}\\p{N}\\p{M}_]+)');
 
 const postColumns = [
   'author_key',
@@ -73,39 +91,58 @@ export function upsertSteps(stage: string, file: string, shape: Shape, keys: Sta
       sql: `CREATE TEMP TABLE ${authors} AS
           SELECT author_key, author, followers, observed_at FROM ${latest} WHERE author_key IS NOT NULL
           QUALIFY row_number() OVER (PARTITION BY author_key ORDER BY observed_at DESC, followers DESC NULLS LAST) = 1;
-        UPDATE authors SET followers = coalesce(n.followers, authors.followers), observed_at = n.observed_at
-          FROM ${authors} n WHERE authors.author_key = n.author_key AND n.observed_at >= authors.observed_at;
+        ${unlessEmpty(
+          keys,
+          'authors',
+          `UPDATE authors SET followers = coalesce(n.followers, authors.followers), observed_at = n.observed_at
+          FROM ${authors} n WHERE authors.author_key = n.author_key AND n.observed_at >= authors.observed_at;`,
+        )}
         INSERT INTO authors SELECT author_key, ${platform}, author, followers, observed_at FROM ${authors} n
-          WHERE NOT EXISTS (SELECT 1 FROM authors a WHERE a.author_key = n.author_key)`,
+          ${unlessEmpty(keys, 'authors', 'WHERE NOT EXISTS (SELECT 1 FROM authors a WHERE a.author_key = n.author_key)')}`,
     },
     {
       name: 'posts',
       // The newest observation wins; a value the newer export lacks keeps the one already known.
-      sql: `UPDATE posts SET ${postColumns.map((c) => `${c} = coalesce(l.${c}, posts.${c})`).join(', ')},
+      sql: `${unlessEmpty(
+        keys,
+        'posts',
+        `UPDATE posts SET ${postColumns.map((c) => `${c} = coalesce(l.${c}, posts.${c})`).join(', ')},
           observed_at = l.observed_at, source_file = ${src}
-          FROM ${latest} l WHERE posts.post_key = l.post_key AND l.observed_at >= posts.observed_at;
+          FROM ${latest} l WHERE posts.post_key = l.post_key AND l.observed_at >= posts.observed_at;`,
+      )}
         INSERT INTO posts
           SELECT post_key, ${platform}, raw_id, author_key, title, text, transcript, posted_at, duration_seconds,
             region, music_id, music_title, plays, likes, comments, shares, saves, observed_at, attributes, ${src}
-          FROM ${latest} l WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_key = l.post_key)`,
+          FROM ${latest} l
+          ${unlessEmpty(keys, 'posts', 'WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_key = l.post_key)')}`,
     },
     {
       name: 'engagement',
+      // A row without its own posting time takes the post's (merged above, so possibly an older export's).
       sql: `INSERT INTO snapshots
         SELECT s.post_key, s.observed_at, s.plays, s.likes, s.comments, s.shares, s.saves, s.watch_through,
-          s.avg_watch_seconds, date_diff('second', coalesce(s.posted_at, p.posted_at), s.observed_at) / 3600.0, ${src}
-        FROM ${snap} s LEFT JOIN posts p USING (post_key)
-        WHERE NOT EXISTS (SELECT 1 FROM snapshots x WHERE x.post_key = s.post_key AND x.observed_at = s.observed_at)`,
+          s.avg_watch_seconds,
+          date_diff('second', ${keys.postedAtKnown ? 's.posted_at' : 'coalesce(s.posted_at, p.posted_at)'}, s.observed_at) / 3600.0,
+          ${src}
+        FROM ${snap} s ${keys.postedAtKnown ? '' : 'LEFT JOIN posts p USING (post_key)'}
+        ${unlessEmpty(
+          keys,
+          'snapshots',
+          'WHERE NOT EXISTS (SELECT 1 FROM snapshots x WHERE x.post_key = s.post_key AND x.observed_at = s.observed_at)',
+        )}`,
     },
     {
       name: 'hashtags',
-      // Tags from the export's own list win over the same tag found in the text.
+      // Tags from the export's own list win over the same tag found in the text ('field' < 'text'). One
+      // flat pass: unnest, normalise (as tk_tags does, without its per-list lambdas) and let GROUP BY dedup.
       sql: `INSERT INTO hashtags
         SELECT post_key, tag, min(origin) FROM (
-          SELECT post_key, unnest(field_tags) AS tag, 'field' AS origin FROM ${latest}
+          SELECT post_key, trim(lower(unnest(field_tags)), ${tagTrim}) AS tag, 'field' AS origin FROM ${latest}
           UNION ALL
-          SELECT post_key, unnest(tk_text_tags(concat_ws(' ', text, transcript))), 'text' FROM ${latest}) n
-        WHERE NOT EXISTS (SELECT 1 FROM hashtags h WHERE h.post_key = n.post_key AND h.tag = n.tag)
+          SELECT post_key, lower(unnest(regexp_extract_all(concat_ws(' ', text, transcript), ${textTag}, 1))), 'text'
+          FROM ${latest} WHERE contains(text, '#') OR contains(transcript, '#')) n
+        WHERE tag <> ''
+        ${unlessEmpty(keys, 'hashtags', 'AND NOT EXISTS (SELECT 1 FROM hashtags h WHERE h.post_key = n.post_key AND h.tag = n.tag)')}
         GROUP BY post_key, tag`,
     },
     {
@@ -113,9 +150,9 @@ export function upsertSteps(stage: string, file: string, shape: Shape, keys: Sta
       sql: `CREATE TEMP VIEW tk_media AS SELECT post_key, kind, uri FROM (
           SELECT post_key, 'video' AS kind, video_url AS uri FROM ${latest}
           UNION ALL SELECT post_key, 'thumbnail', thumbnail_url FROM ${latest}) WHERE uri IS NOT NULL;
-        UPDATE media SET uri = n.uri FROM tk_media n WHERE media.post_key = n.post_key AND media.kind = n.kind;
+        ${unlessEmpty(keys, 'media', 'UPDATE media SET uri = n.uri FROM tk_media n WHERE media.post_key = n.post_key AND media.kind = n.kind;')}
         INSERT INTO media SELECT * FROM tk_media n
-          WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.post_key = n.post_key AND m.kind = n.kind)`,
+          ${unlessEmpty(keys, 'media', 'WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.post_key = n.post_key AND m.kind = n.kind)')}`,
       temp: { name: 'tk_media', kind: 'VIEW' },
     },
   ];
