@@ -24,6 +24,7 @@ interface Phases {
 
 interface PytorchResult {
   trainTokensPerSecond: number;
+  trainTokensPerSecondMedian: number;
   forwardTokensPerSecond: number;
   torchVersion: string;
   phasesMsPerStep: Phases;
@@ -76,6 +77,11 @@ function runPytorch(warmup: number, steps: number): PytorchResult {
   return JSON.parse(last) as PytorchResult;
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
 const round = (v: number, digits = 1): number => Number(v.toFixed(digits));
 
 /** Runs the engine benchmark and returns its figures (synchronous work: the tensor API is synchronous). */
@@ -85,6 +91,7 @@ export function run(options: BenchOptions): Promise<BenchResult> {
 
 function measure(options: BenchOptions): BenchResult {
   const steps = intArg(options.args, '--steps', 10);
+  if (steps === 0) throw new Error('--steps must be at least 1');
   const warmup = intArg(options.args, '--warmup', 3);
   const withPytorch = !options.args.includes('--no-pytorch');
   const tokensPerStep = BATCH * CONFIG.contextLength;
@@ -98,6 +105,7 @@ function measure(options: BenchOptions): BenchResult {
   );
 
   const phases: Phases = { forwardMs: 0, backwardMs: 0, optimizerMs: 0 };
+  const stepMs: number[] = [];
   let loss = NaN;
   const trainStep = (i: number, timed: boolean): void => {
     const { x, y } = batches[i % batches.length];
@@ -114,6 +122,7 @@ function measure(options: BenchOptions): BenchResult {
       phases.forwardMs += t1 - t0;
       phases.backwardMs += t2 - t1;
       phases.optimizerMs += t3 - t2;
+      stepMs.push(t3 - t0);
     }
   };
   for (let i = 0; i < warmup; i++) trainStep(i, false);
@@ -121,6 +130,8 @@ function measure(options: BenchOptions): BenchResult {
   for (let i = 0; i < steps; i++) trainStep(i, true);
   const trainMs = performance.now() - start;
   const trainTokensPerSecond = (tokensPerStep * steps) / (trainMs / 1000);
+  // The median step is less sensitive than the mean to other processes on a shared machine.
+  const trainTokensPerSecondMedian = (tokensPerStep * 1000) / median(stepMs);
   options.log(
     `engine: train ${trainTokensPerSecond.toFixed(0)} tokens/s, loss ${loss.toFixed(4)}; per step ` +
       `forward ${(phases.forwardMs / steps).toFixed(1)} ms, backward ${(phases.backwardMs / steps).toFixed(1)} ms, ` +
@@ -139,6 +150,7 @@ function measure(options: BenchOptions): BenchResult {
 
   const result: BenchResult = {
     trainTokensPerSecond: round(trainTokensPerSecond),
+    trainTokensPerSecondMedian: round(trainTokensPerSecondMedian),
     forwardTokensPerSecond: round(forwardTokensPerSecond),
     peakRssMb: round(process.resourceUsage().maxRSS / 1024),
     parameters: model.parameterCount(),
@@ -169,6 +181,8 @@ function measure(options: BenchOptions): BenchResult {
     pytorchTrainTokensPerSecond: round(py.trainTokensPerSecond),
     pytorchForwardTokensPerSecond: round(py.forwardTokensPerSecond),
     ratioVsPytorch: round(trainTokensPerSecond / py.trainTokensPerSecond, 3),
+    pytorchTrainTokensPerSecondMedian: round(py.trainTokensPerSecondMedian),
+    ratioVsPytorchMedian: round(trainTokensPerSecondMedian / py.trainTokensPerSecondMedian, 3),
     forwardRatioVsPytorch: round(forwardTokensPerSecond / py.forwardTokensPerSecond, 3),
     pytorchVersion: py.torchVersion,
     pytorchPhasesMsPerStep: {

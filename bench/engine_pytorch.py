@@ -97,6 +97,7 @@ def main():
     batches = [torch.randint(0, vocab, (batch, context + 1), generator=gen) for _ in range(4)]
 
     phases = {"forwardMs": 0.0, "backwardMs": 0.0, "optimizerMs": 0.0}
+    step_ms = []
 
     def step(i, timed):
         tokens = batches[i % len(batches)]
@@ -113,6 +114,7 @@ def main():
             phases["forwardMs"] += (t1 - t0) * 1000
             phases["backwardMs"] += (t2 - t1) * 1000
             phases["optimizerMs"] += (t3 - t2) * 1000
+            step_ms.append((t3 - t0) * 1000)
         return loss.item()
 
     model.train()
@@ -137,6 +139,8 @@ def main():
         json.dumps(
             {
                 "trainTokensPerSecond": tokens_per_step * args.steps / train_s,
+                # The median step is less sensitive than the mean to other processes on a shared machine.
+                "trainTokensPerSecondMedian": tokens_per_step * 1000 / sorted(step_ms)[len(step_ms) // 2],
                 "forwardTokensPerSecond": tokens_per_step * args.steps / forward_s,
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "finalLoss": loss,
