@@ -1,21 +1,15 @@
 import { ValidationError } from '../../core/index.js';
 import type { Random } from '../../core/index.js';
-import {
-  dropout,
-  maskedFill,
-  matmul,
-  mul,
-  reshape,
-  softmax,
-  split,
-  transpose,
-  Tensor,
-} from '../../tensor/index.js';
+import { Tensor, attention, dropout, selfAttention, split } from '../../tensor/index.js';
+import type { AttentionOptions } from '../../tensor/index.js';
 import { Module } from '../module.js';
 import { resolveInit } from './init.js';
 import type { InitOptions } from './init.js';
 import { Linear } from './linear.js';
 import { requireDropout, requirePositiveInteger } from './validate.js';
+
+// Added to blocked scores before the softmax: exp(-1e9) is exactly 0 in float32.
+const BLOCKED = -1e9;
 
 /** Options of `MultiHeadAttention`. */
 export interface MultiHeadAttentionOptions extends InitOptions {
@@ -28,7 +22,10 @@ export interface MultiHeadAttentionOptions extends InitOptions {
   causal?: boolean;
   /** Width of the context for cross-attention (default dim). */
   contextDim?: number;
-  /** Dropout on the attention weights and on the output, in training mode (default 0). */
+  /**
+   * Dropout on the output, in training mode (default 0). The attention weights themselves are not
+   * dropped: the fused kernels never materialise them outside the session.
+   */
   dropout?: number;
 }
 
@@ -40,7 +37,8 @@ export interface AttentionCallOptions {
 
 /**
  * Multi-head scaled dot-product attention (Vaswani et al., 2017): softmax(q k^T / sqrt(d_head)) v per
- * head, then an output projection. Self-attention fuses the q, k, v projections into one Linear.
+ * head, then an output projection. Self-attention fuses the q, k, v projections into one Linear;
+ * cross-attention fuses the k, v projections of the context.
  * @example
  * const attn = new MultiHeadAttention(192, 4, { rng });
  * const y = attn.forward(x); // [B, T, 192] -> [B, T, 192], causal
@@ -56,7 +54,6 @@ export class MultiHeadAttention extends Module {
   readonly kvProj: Linear | null;
   readonly proj: Linear;
   private readonly rng: Random;
-  private readonly masks = new Map<string, Tensor<'bool'>>();
 
   constructor(
     readonly dim: number,
@@ -90,63 +87,35 @@ export class MultiHeadAttention extends Module {
 
   /**
    * Attends from `x` [B, T, dim] to itself (self) or to `context` [B, S, contextDim] (cross), giving
-   * [B, T, dim].
+   * [B, T, dim]. Runs on the tensor library's fused attention kernels (one session forward, one backward).
    */
   forward(x: Tensor, context?: Tensor, options: AttentionCallOptions = {}): Tensor {
     if (x.rank !== 3 || x.shape[2] !== this.dim)
       throw new ValidationError(
         `attention input must be [batch, length, ${this.dim}], got [${x.shape.join(', ')}]`,
       );
-    const [b, t] = x.shape as [number, number, number];
-    let q: Tensor;
-    let k: Tensor;
-    let v: Tensor;
+    const settings: AttentionOptions = { heads: this.heads, causal: this.causal };
+    if (options.mask !== undefined) settings.mask = additiveMask(options.mask);
+    let y: Tensor;
     if (this.kvProj === null) {
       if (context !== undefined) throw new ValidationError('self-attention takes no `context`');
-      [q, k, v] = this.heads3(this.inProj.forward(x), b, t, 3);
+      y = selfAttention(this.inProj.forward(x), settings);
     } else {
-      if (context === undefined || context.rank !== 3 || context.shape[0] !== b)
+      if (context === undefined || context.rank !== 3 || context.shape[0] !== x.shape[0])
         throw new ValidationError(
-          `cross-attention needs a context [${b}, length, ${this.kvProj.inFeatures}], got ${context === undefined ? 'none' : `[${context.shape.join(', ')}]`}`,
+          `cross-attention needs a context [${x.shape[0]}, length, ${this.kvProj.inFeatures}], got ${context === undefined ? 'none' : `[${context.shape.join(', ')}]`}`,
         );
-      const s = context.shape[1];
-      // [B, T, dim] -> [B, H, T, hd]
-      q = transpose(reshape(this.inProj.forward(x), [b, t, this.heads, this.headDim]), [0, 2, 1, 3]);
-      [k, v] = this.heads3(this.kvProj.forward(context), b, s, 2);
+      const [k, v] = split(this.kvProj.forward(context), [this.dim, this.dim], 2) as [Tensor, Tensor];
+      y = attention(this.inProj.forward(x), k, v, settings);
     }
-    const s = k.shape[2];
-    let scores = mul(matmul(q, k, { transB: true }), 1 / Math.sqrt(this.headDim));
-    if (this.causal) scores = maskedFill(scores, this.causalMask(t, s), -1e9);
-    if (options.mask !== undefined) scores = maskedFill(scores, options.mask, -1e9);
-    let weights = softmax(scores, -1);
-    if (this.training && this.dropout > 0) weights = dropout(weights, this.dropout, this.rng);
-    // [B, H, T, hd] -> [B, T, H, hd] -> [B, T, dim]
-    const merged = reshape(transpose(matmul(weights, v), [0, 2, 1, 3]), [b, t, this.dim]);
-    const y = this.proj.forward(merged);
+    y = this.proj.forward(y);
     return this.training && this.dropout > 0 ? dropout(y, this.dropout, this.rng) : y;
   }
+}
 
-  /**
-   * Splits a fused projection [B, L, n * dim] into n tensors [B, H, L, hd] with one transpose
-   * ([B, L, n, H, hd] -> [n, B, H, L, hd]) and contiguous slices, instead of one transpose per part.
-   */
-  private heads3(fused: Tensor, b: number, length: number, n: number): Tensor[] {
-    const parts = transpose(reshape(fused, [b, length, n, this.heads, this.headDim]), [2, 0, 3, 1, 4]);
-    return split(parts, new Array<number>(n).fill(1), 0).map((p) =>
-      reshape(p, [b, this.heads, length, this.headDim]),
-    );
-  }
-
-  /** True above the diagonal (j > i + s - t): the future positions, cached per shape. */
-  private causalMask(t: number, s: number): Tensor<'bool'> {
-    const key = `${t}x${s}`;
-    let mask = this.masks.get(key);
-    if (mask === undefined) {
-      const data = new Uint8Array(t * s);
-      for (let i = 0; i < t; i++) for (let j = 0; j < s; j++) data[i * s + j] = j > i + s - t ? 1 : 0;
-      mask = new Tensor(data, [t, s], 'bool');
-      this.masks.set(key, mask);
-    }
-    return mask;
-  }
+/** A blocking bool mask (true = blocked) as the additive float mask the fused kernels take. */
+function additiveMask(mask: Tensor<'bool'>): Tensor {
+  const data = new Float32Array(mask.size);
+  for (let i = 0; i < data.length; i++) data[i] = mask.data[i] === 0 ? 0 : BLOCKED;
+  return new Tensor(data, mask.shape, 'float32');
 }

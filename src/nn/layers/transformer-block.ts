@@ -12,7 +12,7 @@ import { Mlp } from './mlp.js';
 export interface TransformerBlockOptions extends InitOptions {
   /** Hidden width of the MLP as a multiple of dim (default 4). */
   mlpRatio?: number;
-  /** Dropout on attention weights and residual branches, in training mode (default 0). */
+  /** Dropout on the attention and MLP outputs (residual branches), in training mode (default 0). */
   dropout?: number;
   /** Whether self-attention is causal (default true: a decoder block). */
   causal?: boolean;

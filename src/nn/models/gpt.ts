@@ -15,7 +15,7 @@ export interface GptConfig {
   nLayers: number;
   nHeads: number;
   contextLength: number;
-  /** Dropout on embeddings, attention weights and residual branches in training mode (default 0). */
+  /** Dropout on embeddings and residual branches in training mode (default 0). */
   dropout?: number;
 }
 
