@@ -50,6 +50,9 @@ export class Lake {
         run: (sql: string) => connection.run(sql),
         scalar: async (sql: string) => (await connection.runAndReadAll(sql)).getRows()[0]?.[0],
       };
+      // Rows of a table have no meaningful order (every read sorts or aggregates), and keeping the scan order
+      // forces bulk inserts through one thread: inserts into the lake ran about a third faster without it.
+      await connection.run('SET preserve_insertion_order = false');
       const version = await migrate(runner, options.migrations ?? migrations);
       await installMacros(runner);
       return new Lake(path, version, instance, connection);

@@ -63,9 +63,8 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
     extra.length === 0
       ? 'NULL::JSON'
       : `json_object(${extra.map((c) => `${sqlString(c)}, ${source.value(c)}`).join(', ')})`;
-  // The tags as listed; the hashtags merge step (upsert.ts) normalises them after one flat unnest.
   const fieldTags = shape.hashtags
-    ? source.list(shape.hashtags.path, shape.hashtags.separator, shape.hashtags.item)
+    ? `tk_tags(${source.list(shape.hashtags.path, shape.hashtags.separator, shape.hashtags.item)})`
     : '[]::VARCHAR[]';
 
   const fallback = shape.idFallback;

@@ -30,8 +30,7 @@ export type MergedTable = 'authors' | 'posts' | 'snapshots' | 'hashtags' | 'medi
 const unlessEmpty = (keys: StageKeys, table: MergedTable, sql: string) =>
   keys.emptyTables.has(table) ? '' : sql;
 
-// The normalisation of macros.ts (tk_tags, tk_text_tags), written out for the flat hashtag pass.
-const tagTrim = `' #"' || chr(9)`;
+// tk_text_tags's pattern (macros.ts): '#' then letters, digits, marks or '_'.
 const textTag = sqlString('#([\\p{L}\\p{N}\\p{M}_]+)');
 
 const postColumns = [
@@ -133,17 +132,19 @@ export function upsertSteps(stage: string, file: string, shape: Shape, keys: Sta
     },
     {
       name: 'hashtags',
-      // Tags from the export's own list win over the same tag found in the text ('field' < 'text'). One
-      // flat pass: unnest, normalise (as tk_tags does, without its per-list lambdas) and let GROUP BY dedup.
-      sql: `INSERT INTO hashtags
-        SELECT post_key, tag, min(origin) FROM (
-          SELECT post_key, trim(lower(unnest(field_tags)), ${tagTrim}) AS tag, 'field' AS origin FROM ${latest}
+      // Tags from the export's own list win over the same tag found in the text. `latest` has one row per
+      // post, so deduplicating within the row is enough (field_tags is NULL where the export has no list): no GROUP BY over all (post, tag) pairs, which cost
+      // more than the regular expression. Lower-casing the text before matching finds the same tags as
+      // lower-casing each match (tk_text_tags), since the lower case of a letter is a letter.
+      sql: `INSERT INTO hashtags SELECT * FROM (
+          SELECT post_key, unnest(field_tags) AS tag, 'field' AS origin FROM ${latest}
           UNION ALL
-          SELECT post_key, lower(unnest(regexp_extract_all(concat_ws(' ', text, transcript), ${textTag}, 1))), 'text'
-          FROM ${latest} WHERE contains(text, '#') OR contains(transcript, '#')) n
-        WHERE tag <> ''
-        ${unlessEmpty(keys, 'hashtags', 'AND NOT EXISTS (SELECT 1 FROM hashtags h WHERE h.post_key = n.post_key AND h.tag = n.tag)')}
-        GROUP BY post_key, tag`,
+          SELECT post_key, tag, 'text' FROM (
+            SELECT post_key, field_tags,
+              unnest(list_distinct(regexp_extract_all(lower(concat_ws(' ', text, transcript)), ${textTag}, 1))) AS tag
+            FROM ${latest} WHERE contains(text, '#') OR contains(transcript, '#'))
+          WHERE NOT coalesce(list_contains(field_tags, tag), false)) n
+        ${unlessEmpty(keys, 'hashtags', 'WHERE NOT EXISTS (SELECT 1 FROM hashtags h WHERE h.post_key = n.post_key AND h.tag = n.tag)')}`,
     },
     {
       name: 'media',
