@@ -1,13 +1,9 @@
-// `npx tsx bench/engine-profile.ts [--steps N]`: where one training step of the reference GPT spends its
-// time, per kernel (op chain and input shapes), split into forward and backward. It borrows the trace
-// recorder hook of src/tensor (src/tensor/exec.ts, not the module's face) until the tensor library
-// exposes a profiler: the time between two recorded kernels is charged to the second, so JS work between
-// kernels (gradient accumulation, index conversion) shows up on the kernel that follows it.
+// `npx tsx bench/engine-profile.ts [--steps N]`: where training steps of the reference GPT spend their
+// time: per kernel (op chain and input shapes) as measured by the tensor library's `profileKernels`,
+// split into forward, backward and optimiser, with the time outside kernels (JS) shown apart.
 import { Random } from '../src/core/index.js';
 import { AdamW, Gpt } from '../src/nn/index.js';
-import { Tensor, crossEntropy, mean } from '../src/tensor/index.js';
-import { setRecorder } from '../src/tensor/exec.js';
-import type { KernelRecorder } from '../src/tensor/exec.js';
+import { Tensor, crossEntropy, mean, profileKernels } from '../src/tensor/index.js';
 
 const stepsArg = process.argv.indexOf('--steps');
 const steps = stepsArg >= 0 ? Number(process.argv[stepsArg + 1]) : 5;
@@ -28,66 +24,65 @@ const y = new Tensor(
   'int32',
 );
 
-const stats = new Map<string, { calls: number; ms: number }>();
-let phase = 'fwd';
-let last = 0;
-const recorder: KernelRecorder = {
-  record(kernel, inputs) {
-    const now = performance.now();
-    const ops = kernel.nodes.map((n) => n.op).join('+');
-    const shapes = inputs.map((t) => `[${t.shape.join('x')}]`).join(' ');
-    const key = `${phase}\t${ops}\t${shapes}`;
-    const s = stats.get(key) ?? { calls: 0, ms: 0 };
-    s.calls++;
-    s.ms += now - last;
-    stats.set(key, s);
-    last = performance.now();
-  },
-};
+interface Row {
+  calls: number;
+  ms: number;
+}
+const table = new Map<string, Row>();
+const wall = { forward: 0, backward: 0, optimizer: 0 };
+const kernelTotals = { forward: 0, backward: 0 };
 
-let optimizerMs = 0;
-let wallMs = 0;
-function step(profile: boolean): void {
+function collect(phase: 'forward' | 'backward', fn: () => void): void {
   const t0 = performance.now();
-  if (profile) setRecorder(recorder);
-  phase = 'fwd';
-  last = performance.now();
-  const loss = mean(crossEntropy(model.logits2d(x), y));
-  phase = 'bwd';
-  last = performance.now();
-  loss.backward();
-  setRecorder(null);
-  const t1 = performance.now();
+  const rows = profileKernels(fn);
+  wall[phase] += performance.now() - t0;
+  for (const r of rows) {
+    const key = `${phase === 'forward' ? 'fwd' : 'bwd'}  ${r.kernel}`;
+    const row = table.get(key) ?? { calls: 0, ms: 0 };
+    row.calls += r.calls;
+    row.ms += r.ms;
+    table.set(key, row);
+    kernelTotals[phase] += r.ms;
+  }
+}
+
+function step(profile: boolean): void {
+  let loss: Tensor | undefined;
+  const forward = (): void => {
+    loss = mean(crossEntropy(model.logits2d(x), y));
+  };
+  const backward = (): void => loss!.backward();
+  if (profile) {
+    collect('forward', forward);
+    collect('backward', backward);
+  } else {
+    forward();
+    backward();
+  }
+  const t0 = performance.now();
   optimizer.step();
   optimizer.zeroGrad();
-  if (profile) {
-    optimizerMs += performance.now() - t1;
-    wallMs += performance.now() - t0;
-  }
+  if (profile) wall.optimizer += performance.now() - t0;
 }
 
 for (let i = 0; i < 3; i++) step(false);
 for (let i = 0; i < steps; i++) step(true);
 
-const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms);
-const kernelMs = rows.reduce((n, [, s]) => n + s.ms, 0);
-const calls = rows.reduce((n, [, s]) => n + s.calls, 0);
+const per = (ms: number): string => (ms / steps).toFixed(1);
+const total = wall.forward + wall.backward + wall.optimizer;
 console.log(
-  `per step: wall ${(wallMs / steps).toFixed(1)} ms, kernels ${(kernelMs / steps).toFixed(1)} ms ` +
-    `(${calls / steps} kernel runs), optimizer ${(optimizerMs / steps).toFixed(1)} ms`,
+  `per step ${per(total)} ms (${((1024 * 1000 * steps) / total).toFixed(0)} tokens/s): ` +
+    `forward ${per(wall.forward)} (kernels ${per(kernelTotals.forward)}), ` +
+    `backward ${per(wall.backward)} (kernels ${per(kernelTotals.backward)}), optimizer ${per(wall.optimizer)}`,
 );
 const byOp = new Map<string, number>();
-for (const [key, s] of rows) {
-  const [ph, ops] = key.split('\t');
-  byOp.set(`${ph} ${ops}`, (byOp.get(`${ph} ${ops}`) ?? 0) + s.ms);
+for (const [key, r] of table) {
+  const op = key.replace(/ \[.*$/, '');
+  byOp.set(op, (byOp.get(op) ?? 0) + r.ms);
 }
-console.log('\nms/step  share  phase and op chain');
-for (const [key, ms] of [...byOp.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20))
-  console.log(
-    `${(ms / steps).toFixed(1).padStart(7)}  ${((100 * ms) / kernelMs).toFixed(1).padStart(4)}%  ${key}`,
-  );
-console.log('\nms/step  calls  phase, op chain, input shapes');
-for (const [key, s] of rows.slice(0, 30))
-  console.log(
-    `${(s.ms / steps).toFixed(1).padStart(7)}  ${String(s.calls / steps).padStart(5)}  ${key.replaceAll('\t', '  ')}`,
-  );
+console.log('\nms/step  share  phase  op chain (all shapes)');
+for (const [op, ms] of [...byOp.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20))
+  console.log(`${per(ms).padStart(7)}  ${((100 * ms) / total).toFixed(1).padStart(4)}%  ${op}`);
+console.log('\nms/step  calls  phase  op chain and input shapes');
+for (const [key, r] of [...table.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30))
+  console.log(`${per(r.ms).padStart(7)}  ${String(r.calls / steps).padStart(5)}  ${key}`);
