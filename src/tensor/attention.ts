@@ -4,7 +4,7 @@
  * costs about 20 op calls forward and 40 backward in the transformer's hottest block.
  */
 import { ValidationError } from '../core/index.js';
-import { execute, withGrad } from './exec.js';
+import { execute, threadsFor, withGrad } from './exec.js';
 import type { Kernel, RawTensor } from './ort-backend.js';
 import { cachedKernel, f32, i64, node } from './kernels.js';
 import type { Tensor } from './tensor.js';
@@ -20,7 +20,6 @@ export interface AttentionOptions {
 }
 
 const NEG = -1e9;
-const TWO_THREAD_FLOPS = 1.5e8;
 
 function splitHeads(x: string, out: string): ReturnType<typeof node>[] {
   return [
@@ -147,7 +146,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   }
   const scale = 1 / Math.sqrt(c / heads);
   const flops = 4 * q.shape[0] * q.shape[1] * k.shape[1] * c;
-  const threads = flops >= TWO_THREAD_FLOPS ? 2 : 1;
+  const threads = threadsFor(flops);
   const masked = options.mask !== undefined;
   const inputs = masked ? [q, k, v, options.mask!] : [q, k, v];
   const [o, p] = execute(forwardKernel(heads, scale, causal, masked, false), inputs, threads) as [
@@ -183,7 +182,7 @@ export function selfAttention(qkv: Tensor, options: AttentionOptions): Tensor {
   }
   const scale = 1 / Math.sqrt(c / heads);
   const t = qkv.shape[1];
-  const threads = 4 * qkv.shape[0] * t * t * c >= TWO_THREAD_FLOPS ? 2 : 1;
+  const threads = threadsFor(4 * qkv.shape[0] * t * t * c);
   const masked = options.mask !== undefined;
   const inputs = masked ? [qkv, options.mask!] : [qkv];
   const [o, p] = execute(forwardKernel(heads, scale, causal, masked, true), inputs, threads) as [

@@ -3,7 +3,20 @@ import { Random } from '../core/index.js';
 import { executedKernelCount, withGrad } from './exec.js';
 import { checkGradients } from './grad-check.js';
 import type { Tensor } from './index.js';
-import { add, matmul, mean, mul, noGrad, parameter, randn, sub, sum, tanh, tensor } from './index.js';
+import {
+  add,
+  configureEngine,
+  matmul,
+  mean,
+  mul,
+  noGrad,
+  parameter,
+  randn,
+  sub,
+  sum,
+  tanh,
+  tensor,
+} from './index.js';
 
 describe('autograd', () => {
   it('accumulates gradients across backward calls until zeroGrad', () => {
@@ -122,5 +135,27 @@ describe('training from raw ops', () => {
     expect(last).toBeLessThan(0.01);
     const out = noGrad(forward).toArray();
     expect(out.map((v) => Math.round(v))).toEqual([0, 1, 1, 0]);
+  });
+});
+
+describe('configureEngine', () => {
+  it('rejects a thread count that is not a positive integer', () => {
+    expect(() => configureEngine({ maxThreads: 0 })).toThrow(
+      /`maxThreads` must be a positive integer, got 0/,
+    );
+  });
+
+  it('gives the same products with one thread as with the default', () => {
+    const rng = new Random(4);
+    const a = randn([256, 384], rng);
+    const b = randn([384, 512], rng);
+    const many = matmul(a, b).toArray();
+    const previous = configureEngine({ maxThreads: 1 });
+    try {
+      const one = matmul(a, b).toArray();
+      expect(one.every((v, i) => Math.abs(v - many[i]!) < 1e-3)).toBe(true);
+    } finally {
+      configureEngine(previous);
+    }
   });
 });

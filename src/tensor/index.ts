@@ -42,5 +42,5 @@ export { trace, GraphSession } from './trace.js';
 export type { TraceOptions, TracedModel } from './trace.js';
 export { quantizeModel } from './quantize.js';
 export type { QuantizeOptions, QuantizeResult } from './quantize.js';
-export { profileKernels } from './exec.js';
-export type { KernelProfile } from './exec.js';
+export { profileKernels, configureEngine } from './exec.js';
+export type { KernelProfile, EngineOptions } from './exec.js';

@@ -1,7 +1,7 @@
 /** The neural-network ops: matmul, softmax, normalisation, losses and dropout, with fused backward kernels. */
 import type { Random } from '../core/index.js';
 import { ValidationError } from '../core/index.js';
-import { execute, execute1, withGrad } from './exec.js';
+import { execute, execute1, threadsFor, withGrad } from './exec.js';
 import { mean, sum } from './reduce.js';
 import { mul, reshape, sub, sumTo, tensorI64 } from './elementwise.js';
 import { cachedKernel, i64, node, singleNode } from './kernels.js';
@@ -14,16 +14,12 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
-// Measured on the 2-core machine: a second intra-op thread slows small products (pool wake-up costs
-// more than it saves) and speeds up large ones; the cross-over is near 1.5e8 FLOP.
-const TWO_THREAD_FLOPS = 1.5e8;
-
 function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   const m = a.shape[a.rank - (transA ? 1 : 2)];
   const k = a.shape[a.rank - (transA ? 2 : 1)];
   const n = b.shape[b.rank - (transB ? 2 : 1)];
   const batch = Math.max(a.size / (a.shape[a.rank - 1] * a.shape[a.rank - 2]), 1);
-  const threads = 2 * m * k * n * batch >= TWO_THREAD_FLOPS ? 2 : 1;
+  const threads = threadsFor(2 * m * k * n * batch);
   const kernel =
     !transA && !transB
       ? singleNode('MatMul', 2)
