@@ -153,7 +153,7 @@ describe('configureEngine', () => {
     const previous = configureEngine({ maxThreads: 1 });
     try {
       const one = matmul(a, b).toArray();
-      expect(one.every((v, i) => Math.abs(v - many[i]!) < 1e-3)).toBe(true);
+      expect(one.every((v, i) => Math.abs(v - many[i]) < 1e-3)).toBe(true);
     } finally {
       configureEngine(previous);
     }
