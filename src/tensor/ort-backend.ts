@@ -55,6 +55,7 @@ export interface KernelNode {
  * Build kernels once (module-level constants or memoised by attributes): `key` is the cache key.
  */
 export interface Kernel {
+  /** Content-derived identity: equal descriptions get the same key, a short string. */
   readonly key: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
@@ -63,12 +64,20 @@ export interface Kernel {
   readonly consts?: Readonly<Record<string, RawTensor>>;
 }
 
+const kernelIds = new Map<string, string>();
+
 /** Describes a kernel; its `key` is derived from its content so equal descriptions share sessions. */
 export function defineKernel(spec: Omit<Kernel, 'key'>): Kernel {
-  const key = JSON.stringify(spec, (_k, v: unknown) =>
+  const content = JSON.stringify(spec, (_k, v: unknown) =>
     ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number | bigint>, Number) : v,
   );
-  return { ...spec, key };
+  // The session cache key is built on every op call, so it uses a short id rather than the content.
+  let id = kernelIds.get(content);
+  if (id === undefined) {
+    id = `k${kernelIds.size}`;
+    kernelIds.set(content, id);
+  }
+  return { ...spec, key: id };
 }
 
 interface NativeSession {
