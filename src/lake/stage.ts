@@ -92,13 +92,17 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
     `${fieldTags} AS field_tags`,
     `${attributes} AS attributes`,
   ];
+  // A field the file lacks is a typed NULL with no checks: a CASE cascade over columns that are NULL on every
+  // row cost a quarter of the staging time on a five-count export.
+  const present = (field: ShapeField) => paths(field).length > 0;
+  const typedOr = (field: ShapeField, type: string, sql: string) => (present(field) ? sql : `NULL::${type}`);
   const typed = [
-    ...countFields.map((f) => `tk_count(raw_${f}) AS ${f}`),
-    'tk_time(raw_posted_at) AS posted_at',
-    `${observedParse} AS parsed_observed_at`,
-    'tk_duration(raw_duration) AS duration_seconds',
-    'TRY_CAST(raw_watch_through AS DOUBLE) AS watch_through',
-    'TRY_CAST(raw_avg_watch_seconds AS DOUBLE) AS avg_watch_seconds',
+    ...countFields.map((f) => `${typedOr(f, 'BIGINT', `tk_count(raw_${f})`)} AS ${f}`),
+    `${typedOr('postedAt', 'TIMESTAMP', 'tk_time(raw_posted_at)')} AS posted_at`,
+    `${typedOr('observedAt', 'TIMESTAMP', observedParse)} AS parsed_observed_at`,
+    `${typedOr('duration', 'DOUBLE', 'tk_duration(raw_duration)')} AS duration_seconds`,
+    `${typedOr('watchThrough', 'DOUBLE', 'TRY_CAST(raw_watch_through AS DOUBLE)')} AS watch_through`,
+    `${typedOr('avgWatchSeconds', 'DOUBLE', 'TRY_CAST(raw_avg_watch_seconds AS DOUBLE)')} AS avg_watch_seconds`,
   ];
 
   const checks: Check[] = [];
@@ -111,7 +115,7 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
     detail: `'the post id is empty'`,
     raw: 'NULL',
   });
-  for (const f of countFields) {
+  for (const f of countFields.filter(present)) {
     const name = fieldName(f);
     checks.push({
       condition: `raw_${f} IS NOT NULL AND ${f} IS NULL`,
@@ -132,6 +136,7 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
     ['postedAt', 'raw_posted_at', 'posted_at'],
     ['observedAt', 'raw_observed_at', 'parsed_observed_at'],
   ] as const) {
+    if (!present(field)) continue;
     const name = fieldName(field);
     const expected =
       field === 'observedAt' && shape.observedAtFormat === 'dayMonth'
@@ -152,20 +157,22 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
       raw: value,
     });
   }
-  checks.push({
-    condition: `posted_at > coalesce(parsed_observed_at, ${observedDefault}) + INTERVAL 1 HOUR`,
-    field: fieldName('postedAt'),
-    reason: 'timestamp_out_of_range',
-    detail: `'posted at ' || posted_at || ', after it was observed'`,
-    raw: 'raw_posted_at',
-  });
-  checks.push({
-    condition: `raw_duration IS NOT NULL AND (duration_seconds IS NULL OR duration_seconds < 0)`,
-    field: fieldName('duration'),
-    reason: 'bad_duration',
-    detail: `'\`' || ${fieldName('duration')} || '\` is "' || raw_duration || '", expected seconds or mm:ss'`,
-    raw: 'raw_duration',
-  });
+  if (present('postedAt'))
+    checks.push({
+      condition: `posted_at > coalesce(parsed_observed_at, ${observedDefault}) + INTERVAL 1 HOUR`,
+      field: fieldName('postedAt'),
+      reason: 'timestamp_out_of_range',
+      detail: `'posted at ' || posted_at || ', after it was observed'`,
+      raw: 'raw_posted_at',
+    });
+  if (present('duration'))
+    checks.push({
+      condition: `raw_duration IS NOT NULL AND (duration_seconds IS NULL OR duration_seconds < 0)`,
+      field: fieldName('duration'),
+      reason: 'bad_duration',
+      detail: `'\`' || ${fieldName('duration')} || '\` is "' || raw_duration || '", expected seconds or mm:ss'`,
+      raw: 'raw_duration',
+    });
   rawColumns.push(...new Set(nameColumns));
   if (source.brokenRow)
     rawColumns.push(`${source.brokenRow.condition} AS broken_row`, `${source.brokenRow.raw} AS broken_raw`);
