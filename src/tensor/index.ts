@@ -1,6 +1,12 @@
 /**
  * tensor: a small autograd tensor library whose ops run on onnxruntime (imports only core).
  * Ops are named functions (`matmul(a, b)`, `add(a, b)`), tensors carry `.data`, `.shape`, `.grad`.
+ * Each op is one cached onnxruntime session call (about 13 us of overhead); layer norm, attention,
+ * softmax cross-entropy and GELU run fused. `trace` turns a forward function into one ONNX graph.
+ * @example
+ * const w = randn([4, 2], new Random(1), 0.1).asParameter();
+ * const loss = mean(crossEntropy(matmul(x, w), targets));
+ * loss.backward(); // w.grad now holds d loss / d w
  */
 export { Tensor, tensor, zeros, ones, full, randn, rand, parameter, shapeSize } from './tensor.js';
 export type { GradFn, FloatTensor, IndexTensor } from './tensor.js';
