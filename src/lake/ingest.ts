@@ -96,12 +96,13 @@ export async function ingestFile(
         await lake.run(`INSERT INTO rejects VALUES (${sqlString(path)}, ${f.line}, NULL, ${sqlString(f.reason)},
           ${sqlString(f.detail)}, ${sqlString(f.raw.slice(0, 500))})`);
       progress.update(2, total, label('merging'));
-      steps = upsertSteps(stage, path, shape, await stageKeys(lake, before));
+      const counts = await stageCounts(lake, before);
+      steps = upsertSteps(stage, path, shape, counts.keys);
       for (const [i, step] of steps.entries()) {
         await lake.run(step.sql);
         progress.update(3 + i, total, label(step.name));
       }
-      const summary = await summarise(lake, path, before, failures.length);
+      const summary = await summarise(lake, path, before, counts, failures.length);
       await lake.run(`INSERT OR REPLACE INTO ingested_files VALUES (${sqlString(path)}, ${sqlString(shape.name)},
         ${sqlString(reader)}, ${summary.rowsRead}, ${summary.rowsAccepted}, ${summary.rowsRejected}, now()::TIMESTAMP)`);
       return {
@@ -120,16 +121,37 @@ export async function ingestFile(
   }
 }
 
-async function stageKeys(lake: Lake, before: Record<LakeTable, number>): Promise<StageKeys> {
-  const [row] = await lake.all(`SELECT count(*)::INTEGER AS n, count(DISTINCT post_key)::INTEGER AS posts,
-    count(DISTINCT (post_key, observed_at))::INTEGER AS snapshots, count(posted_at)::INTEGER AS posted
-    FROM ${stage} WHERE rej_reason IS NULL`);
+/** What one pass over the staging table found: the merge's shortcuts and the summary's row counts. */
+interface StageCounts {
+  keys: StageKeys;
+  rows: number;
+  rejected: number;
+  /** Distinct (post, observation time) among accepted rows. */
+  snapshots: number;
+}
+
+async function stageCounts(lake: Lake, before: Record<LakeTable, number>): Promise<StageCounts> {
+  const [row] = await lake.all(`SELECT count(*)::INTEGER AS rows, count(rej_reason)::INTEGER AS rejected,
+    count(DISTINCT post_key) FILTER (rej_reason IS NULL)::INTEGER AS posts,
+    count(posted_at) FILTER (rej_reason IS NULL)::INTEGER AS posted FROM ${stage}`);
+  const accepted = Number(row.rows) - Number(row.rejected);
+  // One row per post implies one per (post, time): the costlier distinct count only runs when it can differ.
+  const snapshots =
+    row.posts === accepted
+      ? accepted
+      : await lake.count(`SELECT count(*) FROM (SELECT DISTINCT post_key, observed_at FROM ${stage}
+          WHERE rej_reason IS NULL)`);
   const merged: MergedTable[] = ['authors', 'posts', 'snapshots', 'hashtags', 'media'];
   return {
-    uniquePosts: row.posts === row.n,
-    uniqueSnapshots: row.snapshots === row.n,
-    postedAtKnown: row.posted === row.n,
-    emptyTables: new Set(merged.filter((table) => before[table] === 0)),
+    keys: {
+      uniquePosts: row.posts === accepted,
+      uniqueSnapshots: snapshots === accepted,
+      postedAtKnown: row.posted === accepted,
+      emptyTables: new Set(merged.filter((table) => before[table] === 0)),
+    },
+    rows: Number(row.rows),
+    rejected: Number(row.rejected),
+    snapshots,
   };
 }
 
@@ -151,22 +173,24 @@ async function placeFailures(lake: Lake, failures: readonly ReadFailure[]): Prom
     SELECT count(*) FROM unnest([${thresholds.join(', ')}]::BIGINT[]) AS t(v) WHERE t.v < ${stage}._line - 1)`);
 }
 
-async function summarise(lake: Lake, file: string, before: Record<string, number>, readFailures: number) {
-  const rows = await lake.all(`SELECT count(*)::INTEGER AS n, count(rej_reason)::INTEGER AS rejected,
-    (SELECT count(*)::INTEGER FROM (SELECT DISTINCT post_key, observed_at FROM ${stage} WHERE rej_reason IS NULL)) AS distinct_snapshots
-    FROM ${stage}`);
+async function summarise(
+  lake: Lake,
+  file: string,
+  before: Record<string, number>,
+  counts: StageCounts,
+  readFailures: number,
+) {
   const byReason = await lake.all(
     `SELECT reason, count(*)::INTEGER AS n FROM rejects WHERE file = ${sqlString(file)} GROUP BY reason ORDER BY reason`,
   );
   const after = await lake.tableCounts();
-  const n = Number(rows[0].n);
-  const rejected = Number(rows[0].rejected);
+  const { rows: n, rejected } = counts;
   return {
     rowsRead: n + readFailures,
     rowsAccepted: n - rejected,
     rowsRejected: rejected + readFailures,
     rejectsByReason: Object.fromEntries(byReason.map((r) => [jsonText(r.reason), Number(r.n)])),
-    duplicatesMerged: n - rejected - Number(rows[0].distinct_snapshots),
+    duplicatesMerged: n - rejected - counts.snapshots,
     newPosts: after.posts - (before.posts ?? 0),
     newSnapshots: after.snapshots - (before.snapshots ?? 0),
   };
