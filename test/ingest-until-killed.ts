@@ -11,8 +11,9 @@ await ingestFile(lake, file, {
   observedAt: new Date('2025-06-01T00:00:00Z'),
   progress: {
     update(_done, _total, label) {
-      // The posts and snapshots steps have run: the transaction holds thousands of uncommitted rows.
-      if (label?.endsWith(': engagement')) {
+      // Announced before the hashtags step, so posts and snapshots are written: the transaction holds
+      // thousands of uncommitted rows.
+      if (label?.endsWith(': hashtags')) {
         process.stdout.write('mid-transaction\n');
         // Block the thread (not the event loop's timers) so the commit can never be reached.
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);

@@ -286,8 +286,8 @@ describe('ingestFile transactions', () => {
     const before = await t.lake.tableCounts();
     const failing = {
       update(_done: number, _total: number | undefined, label?: string) {
-        // Authors and rejects are written by now; the posts step has not run.
-        if (label?.endsWith(': authors')) throw new Error('injected failure');
+        // Rejects and authors are written by now; the posts step has not run.
+        if (label?.endsWith(': posts')) throw new Error('injected failure');
       },
       finish() {},
     };

@@ -98,10 +98,12 @@ export async function ingestFile(
       progress.update(2, total, label('merging'));
       const counts = await stageCounts(lake, before);
       steps = upsertSteps(stage, path, shape, counts.keys);
+      // Each label names the step about to run, so a reporter can time the steps.
       for (const [i, step] of steps.entries()) {
-        await lake.run(step.sql);
         progress.update(3 + i, total, label(step.name));
+        await lake.run(step.sql);
       }
+      progress.update(total, total, label('summary'));
       const summary = await summarise(lake, path, before, counts, failures.length);
       await lake.run(`INSERT OR REPLACE INTO ingested_files VALUES (${sqlString(path)}, ${sqlString(shape.name)},
         ${sqlString(reader)}, ${summary.rowsRead}, ${summary.rowsAccepted}, ${summary.rowsRejected}, now()::TIMESTAMP)`);
