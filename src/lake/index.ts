@@ -1,7 +1,7 @@
 /** lake: the DuckDB data lake of posts, authors, hashtags, engagement snapshots, media and rejects. */
 export { Lake, lakeTables } from './lake.js';
 export type { LakeRow, LakeTable, OpenLakeOptions } from './lake.js';
-export { migrations, migrate } from './migrations.js';
+export { migrations, migrate, migrateComponent } from './migrations.js';
 export type { Migration } from './migrations.js';
 export { ingestFile, ingestFiles, yearInName } from './ingest.js';
 export type { IngestOptions, IngestResult } from './ingest.js';

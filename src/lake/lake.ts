@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type Json } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type Json } from '@duckdb/node-api';
 import { IoError } from '../core/index.js';
-import { migrate, migrations, type Migration } from './migrations.js';
+import { migrate, migrateComponent, migrations, type Migration } from './migrations.js';
 import { installMacros } from './macros.js';
 
 /** Where and how to open a lake. */
@@ -61,6 +61,29 @@ export class Lake {
       instance.closeSync();
       throw error;
     }
+  }
+
+  /**
+   * Creates or upgrades the tables a module above the lake owns (`features`, `experiments`, ...), with that
+   * module's own ordered steps; returns the component's schema version. Call it before touching those tables.
+   */
+  async ensureSchema(component: string, steps: readonly Migration[]): Promise<number> {
+    return migrateComponent(this.runner(), component, steps);
+  }
+
+  /**
+   * An appender for bulk inserts into `table` (DuckDB's fastest path for rows made in JavaScript). Call
+   * `flushSync` and `closeSync` on it; inside `transaction` the rows commit or roll back with the rest.
+   */
+  async appender(table: string): Promise<DuckDBAppender> {
+    return this.connection.createAppender(table);
+  }
+
+  private runner() {
+    return {
+      run: (sql: string) => this.connection.run(sql),
+      scalar: async (sql: string) => (await this.connection.runAndReadAll(sql)).getRows()[0]?.[0],
+    };
   }
 
   /** Runs SQL that returns nothing of interest. */

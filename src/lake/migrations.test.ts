@@ -80,3 +80,34 @@ it('refuses a lake made by a newer TKLLM with a ConfigError that says to upgrade
   expect(again.schemaVersion).toBe(latest + 1);
   again.close();
 });
+
+it('keeps each component schema apart, applies only missing steps and refuses a newer one', async () => {
+  const steps = [
+    { version: 1, description: 'a table', statements: ['CREATE TABLE widget_a (x INTEGER)'] },
+    { version: 2, description: 'another', statements: ['CREATE TABLE widget_b (y INTEGER)'] },
+  ];
+  const lake = await Lake.open(dir);
+  try {
+    expect(await lake.ensureSchema('widgets', steps.slice(0, 1))).toBe(1);
+    await lake.run('INSERT INTO widget_a VALUES (7)');
+    expect(await lake.ensureSchema('widgets', steps)).toBe(2);
+    expect(await lake.ensureSchema('widgets', steps)).toBe(2);
+    expect(await lake.count('SELECT x FROM widget_a')).toBe(7);
+    expect(await lake.ensureSchema('gadgets', [])).toBe(0);
+    await expect(lake.ensureSchema('widgets', steps.slice(0, 1))).rejects.toThrow(
+      "the lake's widgets tables have schema version 2, but this TKLLM knows versions up to 1: upgrade TKLLM",
+    );
+    // A failing step leaves nothing behind.
+    const broken = [
+      ...steps,
+      { version: 3, description: 'bad', statements: ['CREATE TABLE widget_c (z INTEGER)', 'NOT SQL'] },
+    ];
+    await expect(lake.ensureSchema('widgets', broken)).rejects.toThrow();
+    expect(
+      await lake.count(`SELECT count(*) FROM information_schema.tables WHERE table_name = 'widget_c'`),
+    ).toBe(0);
+    expect(await lake.count(`SELECT max(version) FROM component_schema WHERE component = 'widgets'`)).toBe(2);
+  } finally {
+    lake.close();
+  }
+});

@@ -128,3 +128,48 @@ export async function migrate(db: SqlRunner, steps: readonly Migration[] = migra
   }
   return Math.max(current, latest);
 }
+
+/**
+ * Brings one component's own tables (features, models, audit, experiments: the modules above the lake) up to
+ * the last of `steps`, tracked apart from the lake's core schema so that each module owns its steps and a
+ * new module never renumbers another's. Same rules as `migrate`: one transaction per step, never edited once
+ * released, and a ConfigError when the lake was made by a newer TKLLM.
+ */
+export async function migrateComponent(
+  db: SqlRunner,
+  component: string,
+  steps: readonly Migration[],
+): Promise<number> {
+  if (!/^[a-z][a-z0-9_-]*$/.test(component))
+    throw new ConfigError(`component name "${component}" must be lower case letters, digits, '-' or '_'`);
+  await db.run(
+    `CREATE TABLE IF NOT EXISTS component_schema (
+      component VARCHAR NOT NULL, version INTEGER NOT NULL, description VARCHAR NOT NULL,
+      applied_at TIMESTAMP NOT NULL, PRIMARY KEY (component, version))`,
+  );
+  const current = Number(
+    (await db.scalar(
+      `SELECT coalesce(max(version), 0) FROM component_schema WHERE component = '${component}'`,
+    )) ?? 0,
+  );
+  const latest = steps.at(-1)?.version ?? 0;
+  if (current > latest)
+    throw new ConfigError(
+      `the lake's ${component} tables have schema version ${current}, but this TKLLM knows versions up to ${latest}: upgrade TKLLM`,
+    );
+  for (const step of steps) {
+    if (step.version <= current) continue;
+    await db.run('BEGIN TRANSACTION');
+    try {
+      for (const sql of step.statements) await db.run(sql);
+      await db.run(
+        `INSERT INTO component_schema VALUES ('${component}', ${step.version}, '${step.description.replaceAll("'", "''")}', now()::TIMESTAMP)`,
+      );
+      await db.run('COMMIT');
+    } catch (error) {
+      await db.run('ROLLBACK');
+      throw error;
+    }
+  }
+  return Math.max(current, latest);
+}
