@@ -93,6 +93,46 @@ describe('attention', () => {
     expect(r.ok, JSON.stringify(r)).toBe(true);
   });
 
+  it('decodes with a key/value cache exactly as a full causal pass', () => {
+    // Full pass over 5 positions, then the same positions fed as a prefix of 3 and single steps with
+    // the keys and values seen so far: every query row must match the full pass.
+    const full = attention(q, k, v, { heads: 2, causal: true });
+    const rows = (x: Tensor, from: number, to: number): Tensor => slice(x, 1, from, to);
+    const prefix = attention(rows(q, 0, 3), rows(k, 0, 3), rows(v, 0, 3), { heads: 2, causal: true });
+    close(prefix, rows(full, 0, 3));
+    for (const t of [3, 4]) {
+      // Default offset: the queries are the last positions of the keys.
+      const step = attention(rows(q, t, t + 1), rows(k, 0, t + 1), rows(v, 0, t + 1), {
+        heads: 2,
+        causal: true,
+      });
+      close(step, rows(full, t, t + 1));
+      // Explicit offset into a cache preallocated for all 5 positions: later keys are masked.
+      const cached = attention(rows(q, t, t + 1), k, v, { heads: 2, causal: true, offset: t });
+      close(cached, rows(full, t, t + 1));
+    }
+    // Two queries at once at positions 2..3 of a 5-key cache.
+    const pair = attention(rows(q, 2, 4), k, v, { heads: 2, causal: true, offset: 2 });
+    close(pair, rows(full, 2, 4));
+  });
+
+  it('has gradients through an offset causal mask', () => {
+    const q2 = randn([2, 2, 8], rng).asParameter();
+    const r = checkGradients(
+      (a, b, c) => attention(a, b, c, { heads: 2, causal: true, offset: 1 }),
+      [q2, k, v],
+    );
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+  });
+
+  it('rejects an offset that puts queries outside the keys', () => {
+    expect(() => attention(q, k, v, { heads: 2, causal: true, offset: 1 })).toThrow(
+      /0 <= `offset` <= keys - queries \(5 - 5\), got 1/,
+    );
+    expect(() => attention(slice(q, 1, 0, 3), k, v, { heads: 2, causal: true, offset: 3 })).toThrow(/got 3/);
+    expect(() => attention(q, k, v, { heads: 2, offset: 0 })).toThrow(/only with `causal: true`/);
+  });
+
   it('rejects a width that the heads do not divide', () => {
     expect(() => attention(q, k, v, { heads: 3 })).toThrow(/positive divisor of the width 8/);
   });

@@ -7,14 +7,23 @@ import { ValidationError } from '../core/index.js';
 import { execute, threadsFor, withGrad } from './exec.js';
 import type { Kernel, RawTensor } from './ort-backend.js';
 import { cachedKernel, f32, i64, node } from './kernels.js';
-import type { Tensor } from './tensor.js';
+import { Tensor } from './tensor.js';
 
 /** Options of `attention`. */
 export interface AttentionOptions {
   /** Number of heads; the width C of q, k and v must divide by it. */
   heads: number;
-  /** Mask future positions (query i sees keys 0..i); needs as many queries as keys. */
+  /**
+   * Mask future positions: query i sits at position `offset + i` among the keys and sees keys
+   * 0..offset + i. With as many queries as keys this is the usual triangle.
+   */
   causal?: boolean;
+  /**
+   * With `causal`, the key position of the first query (default Tk - Tq: the queries are the last Tq
+   * positions, as when decoding one new token after a key/value cache). Keys after the last query's
+   * position are masked, so a preallocated cache longer than the filled part can be passed whole.
+   */
+  offset?: number;
   /** An additive mask broadcastable to [B, heads, Tq, Tk] (0 to keep, a large negative to drop). */
   mask?: Tensor;
 }
@@ -40,16 +49,24 @@ function constsFor(heads: number): Record<string, RawTensor> {
     mergeShape: i64([0, 0, -1]),
     neg: f32(NEG),
     one: { dtype: 'int64', shape: [], data: new BigInt64Array([1n]) },
+    tkMinusTq: i64([-1, 1]),
     last: i64([-1]),
   };
 }
 
 const unpack = node('Split', ['qkv'], ['q', 'k', 'v'], { axis: 2, num_outputs: 3 });
 
+/**
+ * How the causal mask finds its diagonal: `aligned` from the scores' shape (offset Tk - Tq, so a traced
+ * graph stays valid for every length), `offset` from an int64 scalar input (offset + 1), so that one
+ * session serves every decoding step.
+ */
+type CausalMode = 'none' | 'aligned' | 'offset';
+
 function forwardKernel(
   heads: number,
   scale: number,
-  causal: boolean,
+  causal: CausalMode,
   masked: boolean,
   packed: boolean,
 ): Kernel {
@@ -62,12 +79,21 @@ function forwardKernel(
       node('FusedMatMul', ['qh', 'kh'], ['s0'], { transB: 1, alpha: { float: scale } }, 'com.microsoft'),
     ];
     let s = 's0';
-    if (causal) {
-      // An additive upper-triangular mask built from the scores' own shape, so the graph keeps T dynamic.
+    if (causal !== 'none') {
+      // An additive mask above the diagonal `diag` (key j is blocked for query i when j - i >= diag),
+      // built from the scores' own shape, so the graph keeps Tq and Tk dynamic.
+      nodes.push(node('Shape', ['s0'], ['tt'], { start: -2 }));
+      if (causal === 'aligned') {
+        // diag = Tk - Tq + 1, from [Tq, Tk] . [-1, 1] + 1.
+        nodes.push(
+          node('Mul', ['tt', 'tkMinusTq'], ['ttSigned']),
+          node('ReduceSum', ['ttSigned'], ['shift'], { keepdims: 0 }),
+          node('Add', ['shift', 'one'], ['diag']),
+        );
+      }
       nodes.push(
-        node('Shape', ['s0'], ['tt'], { start: -2 }),
         node('Expand', ['neg', 'tt'], ['full']),
-        node('Trilu', ['full', 'one'], ['upper'], { upper: 1 }),
+        node('Trilu', ['full', 'diag'], ['upper'], { upper: 1 }),
         node('Add', ['s0', 'upper'], ['s1']),
       );
       s = 's1';
@@ -83,7 +109,7 @@ function forwardKernel(
     );
     const qkv = packed ? ['qkv'] : ['q', 'k', 'v'];
     return {
-      inputs: masked ? [...qkv, 'mask'] : qkv,
+      inputs: [...qkv, ...(masked ? ['mask'] : []), ...(causal === 'offset' ? ['diag'] : [])],
       outputs: ['o', 'p'],
       nodes,
       consts: constsFor(heads),
@@ -120,6 +146,33 @@ function backwardKernel(heads: number, scale: number, packed: boolean): Kernel {
   }));
 }
 
+/** Picks the causal mask's kernel variant and its extra input, checking `offset` against the lengths. */
+function causalMask(
+  options: AttentionOptions,
+  tq: number,
+  tk: number,
+  op: string,
+): { mode: CausalMode; extra: Tensor<'int64'>[] } {
+  if (!(options.causal ?? false)) {
+    if (options.offset !== undefined) {
+      throw new ValidationError(`${op}: \`offset\` applies only with \`causal: true\``);
+    }
+    return { mode: 'none', extra: [] };
+  }
+  const offset = options.offset ?? tk - tq;
+  if (!Number.isInteger(offset) || offset < 0 || offset + tq > tk) {
+    throw new ValidationError(
+      `${op}: causal masking needs 0 <= \`offset\` <= keys - queries (${tk} - ${tq}), got ${offset}`,
+    );
+  }
+  // The shape-derived diagonal serves the common case and keeps traced graphs length-agnostic.
+  if (offset === tk - tq) return { mode: 'aligned', extra: [] };
+  return {
+    mode: 'offset',
+    extra: [new Tensor(BigInt64Array.of(BigInt(offset + 1)), [], 'int64')],
+  };
+}
+
 /**
  * Multi-head scaled dot-product attention on q [B, Tq, C], k and v [B, Tk, C] -> [B, Tq, C]:
  * softmax(q_h k_h^T / sqrt(C / heads) + mask) v_h per head, heads concatenated.
@@ -127,7 +180,6 @@ function backwardKernel(heads: number, scale: number, packed: boolean): Kernel {
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Tensor {
   const { heads } = options;
-  const causal = options.causal ?? false;
   if (q.rank !== 3 || k.rank !== 3 || v.rank !== 3) {
     throw new ValidationError(
       `attention needs q, k, v of rank 3 [B, T, C], got [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`,
@@ -139,17 +191,16 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
       `attention: \`heads\` must be a positive divisor of the width ${c}, got ${heads}`,
     );
   }
-  if (causal && q.shape[1] !== k.shape[1]) {
-    throw new ValidationError(
-      `attention: causal masking needs as many queries as keys, got ${q.shape[1]} and ${k.shape[1]}`,
-    );
+  if (k.shape[1] !== v.shape[1]) {
+    throw new ValidationError(`attention needs as many keys as values, got ${k.shape[1]} and ${v.shape[1]}`);
   }
+  const { mode, extra } = causalMask(options, q.shape[1], k.shape[1], 'attention');
   const scale = 1 / Math.sqrt(c / heads);
   const flops = 4 * q.shape[0] * q.shape[1] * k.shape[1] * c;
   const threads = threadsFor(flops);
   const masked = options.mask !== undefined;
-  const inputs = masked ? [q, k, v, options.mask!] : [q, k, v];
-  const [o, p] = execute(forwardKernel(heads, scale, causal, masked, false), inputs, threads) as [
+  const inputs = [q, k, v, ...(masked ? [options.mask!] : []), ...extra];
+  const [o, p] = execute(forwardKernel(heads, scale, mode, masked, false), inputs, threads) as [
     Tensor,
     Tensor,
   ];
@@ -170,7 +221,6 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
  */
 export function selfAttention(qkv: Tensor, options: AttentionOptions): Tensor {
   const { heads } = options;
-  const causal = options.causal ?? false;
   if (qkv.rank !== 3 || qkv.shape[2] % 3 !== 0) {
     throw new ValidationError(`selfAttention needs qkv of shape [B, T, 3C], got [${qkv.shape.join(', ')}]`);
   }
@@ -183,9 +233,10 @@ export function selfAttention(qkv: Tensor, options: AttentionOptions): Tensor {
   const scale = 1 / Math.sqrt(c / heads);
   const t = qkv.shape[1];
   const threads = threadsFor(4 * qkv.shape[0] * t * t * c);
+  const { mode, extra } = causalMask(options, t, t, 'selfAttention');
   const masked = options.mask !== undefined;
-  const inputs = masked ? [qkv, options.mask!] : [qkv];
-  const [o, p] = execute(forwardKernel(heads, scale, causal, masked, true), inputs, threads) as [
+  const inputs = [qkv, ...(masked ? [options.mask!] : []), ...extra];
+  const [o, p] = execute(forwardKernel(heads, scale, mode, masked, true), inputs, threads) as [
     Tensor,
     Tensor,
   ];
