@@ -1,0 +1,262 @@
+/**
+ * The training loop of the network: minibatches of MSE on V, a pairwise ranking loss on V's logit and
+ * weak-label losses on the subscores; AdamW; early stopping on the validation Spearman with the best
+ * epoch's weights restored. Deterministic for a given seed.
+ */
+import { ModelStateError, Random, silentProgress, ValidationError } from '../core/index.js';
+import type { ProgressReporter } from '../core/index.js';
+import { AdamW, clipGradNorm } from '../nn/index.js';
+import type { TensorRecords } from '../nn/index.js';
+import {
+  add,
+  gather,
+  mean,
+  mse,
+  mul,
+  neg,
+  noGrad,
+  softplus,
+  sub,
+  sum,
+  Tensor,
+  tensor,
+} from '../tensor/index.js';
+import { spearman } from './metrics.js';
+import type { SubscoreName, ViralScoreConfig } from './model.js';
+import { defaultArchitecture, subscoreNames, ViralScoreNet } from './model.js';
+import type { PackedFeatures } from './schema.js';
+import type { WeakLabels } from './weak-labels.js';
+
+/** Options of the training loop; every loss weight is an option. */
+export interface FitOptions {
+  seed?: number;
+  /** Most passes over the training rows (default 60). */
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  weightDecay?: number;
+  /** Epochs without a better validation Spearman before stopping (default 8). */
+  patience?: number;
+  /** Weight of the MSE on V (default 1). */
+  mseWeight?: number;
+  /** Weight of the pairwise (RankNet) loss on V's logit (default 0.5). */
+  rankWeight?: number;
+  /** Weight of each subscore's weak-label MSE: one number for all, or per subscore (default 0.2). */
+  subscoreWeight?: number | Partial<Record<SubscoreName, number>>;
+  dModel?: number;
+  heads?: number;
+  hidden?: number;
+  progress?: ProgressReporter;
+  /** Called after each epoch; returning true stops training. */
+  onEpochEnd?: (log: EpochLog) => boolean | void;
+  signal?: AbortSignal;
+}
+
+/** What one epoch did. */
+export interface EpochLog {
+  epoch: number;
+  trainLoss: number;
+  validationSpearman: number;
+  validationMse: number;
+}
+
+/** Rows the loop learns from or validates on. */
+export interface FitRows {
+  features: PackedFeatures;
+  labels: Float32Array;
+  weak: WeakLabels;
+}
+
+/** The trained network and how training went. */
+export interface FitResult {
+  net: ViralScoreNet;
+  config: ViralScoreConfig;
+  history: EpochLog[];
+  bestEpoch: number;
+}
+
+/** The defaults of every training option, resolved in one place. */
+export const defaultFitOptions = {
+  seed: 42,
+  epochs: 60,
+  batchSize: 128,
+  lr: 3e-3,
+  weightDecay: 1e-4,
+  patience: 8,
+  mseWeight: 1,
+  rankWeight: 0.5,
+  subscoreWeight: 0.2,
+  ...defaultArchitecture,
+} as const;
+
+/** Pairs closer than this in label are not ranked: their order is noise. */
+const RANK_MARGIN = 0.05;
+
+function positive(name: string, v: number, integer = false): number {
+  if (!(v > 0) || (integer && !Number.isInteger(v)))
+    throw new ValidationError(`\`${name}\` must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
+  return v;
+}
+
+function nonNegative(name: string, v: number): number {
+  if (!(v >= 0)) throw new ValidationError(`\`${name}\` must be >= 0, got ${v}`);
+  return v;
+}
+
+/** The row block `rows` of packed features as tensors. */
+export function batchTensors(f: PackedFeatures, rows: readonly number[]): { x: Tensor; present: Tensor } {
+  const g = f.present.length / Math.max(1, f.rows);
+  const x = new Float32Array(rows.length * f.width);
+  const present = new Float32Array(rows.length * g);
+  rows.forEach((r, i) => {
+    x.set(f.x.subarray(r * f.width, (r + 1) * f.width), i * f.width);
+    present.set(f.present.subarray(r * g, (r + 1) * g), i * g);
+  });
+  return { x: tensor(x, [rows.length, f.width]), present: tensor(present, [rows.length, g]) };
+}
+
+/** V for every row of `features`, in batches, without gradients. */
+export function predict(net: ViralScoreNet, features: PackedFeatures, batchSize = 512): Float32Array {
+  const out = new Float32Array(features.rows);
+  noGrad(() => {
+    for (let start = 0; start < features.rows; start += batchSize) {
+      const rows = Array.from({ length: Math.min(batchSize, features.rows - start) }, (_, i) => start + i);
+      const { x, present } = batchTensors(features, rows);
+      out.set(net.forward(x, present).v.data as Float32Array, start);
+    }
+  });
+  return out;
+}
+
+/**
+ * Trains a network on `train`, validating on `validation` after each epoch, and returns it with the
+ * weights of its best validation epoch.
+ */
+export function fitViralScoreNet(
+  groupDims: number[],
+  train: FitRows,
+  validation: FitRows,
+  options: FitOptions = {},
+): FitResult {
+  const o = { ...defaultFitOptions, ...options };
+  positive('epochs', o.epochs, true);
+  positive('batchSize', o.batchSize, true);
+  positive('lr', o.lr);
+  positive('patience', o.patience, true);
+  nonNegative('weightDecay', o.weightDecay);
+  nonNegative('mseWeight', o.mseWeight);
+  nonNegative('rankWeight', o.rankWeight);
+  const subWeights = subscoreNames.map((s) =>
+    nonNegative(
+      `subscoreWeight.${s}`,
+      typeof o.subscoreWeight === 'number'
+        ? o.subscoreWeight
+        : (o.subscoreWeight[s] ?? defaultFitOptions.subscoreWeight),
+    ),
+  );
+  if (train.features.rows < 2)
+    throw new ValidationError(`training needs at least 2 rows, got ${train.features.rows}`);
+  if (validation.features.rows < 2)
+    throw new ValidationError(`validation needs at least 2 rows, got ${validation.features.rows}`);
+  const rng = new Random(o.seed);
+  const config: ViralScoreConfig = { groupDims, dModel: o.dModel, heads: o.heads, hidden: o.hidden };
+  const net = new ViralScoreNet(config, rng.fork());
+  const optimizer = new AdamW(net.parameters(), { lr: o.lr, weightDecay: o.weightDecay });
+  const progress = o.progress ?? silentProgress;
+  const history: EpochLog[] = [];
+  const n = train.features.rows;
+  const steps = Math.ceil(n / o.batchSize);
+  let best: { spearman: number; epoch: number; state: TensorRecords } | null = null;
+  try {
+    for (let epoch = 1; epoch <= o.epochs; epoch++) {
+      const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
+      let total = 0;
+      for (let step = 0; step < steps; step++) {
+        if (o.signal?.aborted) throw new ModelStateError('training was stopped by its abort signal');
+        const rows = order.slice(step * o.batchSize, (step + 1) * o.batchSize);
+        if (rows.length < 2) continue;
+        const loss = batchLoss(net, train, rows, rng, o, subWeights);
+        total += loss.item() * rows.length;
+        loss.backward();
+        clipGradNorm(net.parameters(), 1);
+        optimizer.step();
+        optimizer.zeroGrad();
+        progress.update((epoch - 1) * steps + step + 1, o.epochs * steps, `viralscore epoch ${epoch}`);
+      }
+      const predicted = predict(net.eval(), validation.features);
+      net.train();
+      const log: EpochLog = {
+        epoch,
+        trainLoss: total / n,
+        validationSpearman: spearman(predicted, validation.labels),
+        validationMse:
+          predicted.reduce((s, p, i) => s + (p - validation.labels[i]) ** 2, 0) / predicted.length,
+      };
+      history.push(log);
+      if (best === null || log.validationSpearman > best.spearman)
+        best = { spearman: log.validationSpearman, epoch, state: net.stateDict() };
+      if (o.onEpochEnd?.(log) === true || epoch - best.epoch >= o.patience) break;
+    }
+  } finally {
+    progress.finish();
+  }
+  if (best !== null) net.loadStateDict(best.state);
+  net.eval();
+  return { net, config, history, bestEpoch: best?.epoch ?? 0 };
+}
+
+function batchLoss(
+  net: ViralScoreNet,
+  data: FitRows,
+  rows: number[],
+  rng: Random,
+  o: { mseWeight: number; rankWeight: number },
+  subWeights: number[],
+): Tensor {
+  const { x, present } = batchTensors(data.features, rows);
+  const out = net.forward(x, present);
+  const y = tensor(
+    Float32Array.from(rows, (r) => data.labels[r]),
+    [rows.length],
+  );
+  let loss = mul(mse(out.v, y), o.mseWeight);
+  if (o.rankWeight > 0) {
+    // RankNet (Burges et al., 2005) on random pairs of the batch: softplus(-sign(y_i - y_j)(z_i - z_j)).
+    const partner = rng.shuffle(rows.map((_, i) => i));
+    const first: number[] = [];
+    const second: number[] = [];
+    const sign: number[] = [];
+    partner.forEach((j, i) => {
+      const d = y.data[i] - y.data[j];
+      if (Math.abs(d) < RANK_MARGIN) return;
+      first.push(i);
+      second.push(j);
+      sign.push(Math.sign(d));
+    });
+    if (first.length > 0) {
+      const diff = sub(
+        gather(out.logit, tensor(first, [first.length], 'int32')),
+        gather(out.logit, tensor(second, [second.length], 'int32')),
+      );
+      loss = add(loss, mul(mean(softplus(neg(mul(diff, tensor(sign, [sign.length]))))), o.rankWeight));
+    }
+  }
+  const k = subscoreNames.length;
+  const targets = new Float32Array(rows.length * k);
+  const weights = new Float32Array(rows.length * k);
+  const counts = new Array<number>(k).fill(0);
+  rows.forEach((r, i) => {
+    for (let s = 0; s < k; s++) counts[s] += data.weak.mask[r * k + s];
+  });
+  rows.forEach((r, i) => {
+    for (let s = 0; s < k; s++) {
+      targets[i * k + s] = data.weak.targets[r * k + s];
+      if (counts[s] > 0) weights[i * k + s] = (data.weak.mask[r * k + s] * subWeights[s]) / counts[s];
+    }
+  });
+  if (weights.some((w) => w > 0)) {
+    const d = sub(out.subscores, tensor(targets, [rows.length, k]));
+    loss = add(loss, sum(mul(mul(d, d), tensor(weights, [rows.length, k]))));
+  }
+  return loss;
+}
