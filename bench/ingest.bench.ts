@@ -44,12 +44,16 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       // Seconds spent in each step, as announced by the progress reporter (`open` is sniffing the file).
       // The machine is shared, so cpuSeconds (all of DuckDB's threads) is the steadier figure across runs.
       const phases: Record<string, number> = {};
+      const phaseCpuSeconds: Record<string, number> = {};
       let step = 'open';
       let mark = performance.now();
+      let cpuMark = process.cpuUsage();
       const endStep = (next: string) => {
         const now = performance.now();
+        const used = process.cpuUsage(cpuMark);
         phases[step] = Number(((now - mark) / 1000).toFixed(3));
-        [step, mark] = [next, now];
+        phaseCpuSeconds[step] = Number(((used.user + used.system) / 1e6).toFixed(3));
+        [step, mark, cpuMark] = [next, now, process.cpuUsage()];
       };
       const progress = {
         update: (_done: number, _total: number | undefined, label?: string) =>
@@ -58,6 +62,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       };
       const cpu = process.cpuUsage();
       const started = performance.now();
+      [mark, cpuMark] = [started, cpu];
       const result = await ingestFile(lake, csv, { observedAt: new Date('2025-06-01T00:00:00Z'), progress });
       const seconds = (performance.now() - started) / 1000;
       const used = process.cpuUsage(cpu);
@@ -72,6 +77,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         cpuSeconds: Number(((used.user + used.system) / 1e6).toFixed(3)),
         hashtags,
         phases,
+        phaseCpuSeconds,
       };
     } finally {
       lake.close();

@@ -240,6 +240,32 @@ describe('ingestFile rejects', () => {
     expect(detail.detail).toBe('`view_count` is "abc", expected a count such as 1234 or 1.2K');
   });
 
+  it('numbers rejected rows right in a CSV large enough to be read in parallel pieces', async () => {
+    // DuckDB splits a CSV into pieces of about 8 MB for its threads; 20,000 rows of 1 KB make three.
+    const filler = 'x'.repeat(1000);
+    const bad = new Map([
+      [3_000, (i: number) => `${i},${i},"${filler}",1717200000,-7`], // negative count
+      [9_000, (i: number) => `${i},${i},"${filler}",1717200000,10,extra`], // malformed row
+      [12_500, (i: number) => `,${i},"${filler}",1717200000,10`], // missing id
+      [19_998, (i: number) => `${i},${i},"${filler}",1717200000,lots`], // not a number
+    ]);
+    const lines = ['id,username,video_description,create_time,view_count'];
+    for (let i = 0; i < 20_000; i++)
+      lines.push(bad.get(i)?.(i) ?? `${i},${i},"${filler} #t${i % 7}",1717200000,${i}`);
+    const file = t.write('big.csv', lines.join('\n') + '\n');
+    const r = await ingestFile(t.lake, file, { observedAt });
+    expect(r).toMatchObject({ rowsRead: 20_000, rowsAccepted: 19_996, rowsRejected: 4 });
+    // Record i (0-based) is on line i + 2.
+    expect(await rows(`SELECT line::INTEGER AS line, reason FROM rejects ORDER BY line`)).toEqual([
+      { line: 3_002, reason: 'negative_count' },
+      { line: 9_002, reason: 'malformed_row' },
+      { line: 12_502, reason: 'missing_id' },
+      { line: 20_000, reason: 'not_a_number' },
+    ]);
+    const [counts] = await rows(`SELECT count(*)::INTEGER AS posts, max(plays)::INTEGER AS most FROM posts`);
+    expect(counts).toEqual({ posts: 19_996, most: 19_999 });
+  });
+
   it('rejects a broken JSON line with its line number', async () => {
     const file = t.write('x.jsonl', '{"id": 1, "view_count": 5}\n\n{"id": 2, "view_count": \n{"id": 3}\n');
     const r = await ingestFile(t.lake, file, { format: 'tiktok-research', observedAt });

@@ -2,7 +2,14 @@ import { statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { silentProgress, ValidationError, type ProgressReporter } from '../core/index.js';
 import type { Lake, LakeTable } from './lake.js';
-import { guessReader, jsonTable, openSource, type ReadFailure, type ReaderKind } from './readers.js';
+import {
+  guessReader,
+  jsonTable,
+  openSource,
+  type ReadFailure,
+  type ReaderKind,
+  type Source,
+} from './readers.js';
 import { resolveShape } from './shapes.js';
 import { stageSql } from './stage.js';
 import { jsonText, sqlString } from './sql.js';
@@ -83,11 +90,17 @@ export async function ingestFile(
 
   let steps: UpsertStep[] = [];
   try {
+    // The staging table is temporary, so it can be built before the file's transaction: a crash loses it
+    // with nothing else. Built inside, it became transaction-local storage that the merge read more slowly.
+    progress.update(0, total, label('reading'));
+    await buildStage(
+      lake,
+      source,
+      stageSql(stage, source, shape, { observedAt, ...(year === undefined ? {} : { year }) }),
+    );
+    const failures = await source.readFailures(lake);
+    await numberLines(lake, source, failures);
     return await lake.transaction(async () => {
-      progress.update(0, total, label('reading'));
-      await lake.run(stageSql(stage, source, shape, { observedAt, ...(year === undefined ? {} : { year }) }));
-      const failures = await source.readFailures(lake);
-      await placeFailures(lake, failures);
       progress.update(1, total, label('rejects'));
       await lake.run(`DELETE FROM rejects WHERE file = ${sqlString(path)}`);
       await lake.run(`INSERT INTO rejects SELECT ${sqlString(path)}, _line, rej_field, rej_reason, rej_detail, left(rej_raw, 500)
@@ -164,15 +177,39 @@ export function yearInName(file: string): number | undefined {
 }
 
 /**
- * The CSV reader numbers only the rows it could parse; each unparsable row before a record shifts that
- * record's line by one. `_line` was ordinality + 1, so add the number of failures among the earlier rows.
+ * Builds the staging table. A source without `_line` is staged in file order (so that a row's position in
+ * the table is its position in the file): DuckDB still scans and types the rows in parallel, and only
+ * reassembles them in order at the end.
  */
-async function placeFailures(lake: Lake, failures: readonly ReadFailure[]): Promise<void> {
-  if (failures.length === 0) return;
+async function buildStage(lake: Lake, source: Source, sql: string): Promise<void> {
+  if (source.firstLine === undefined) return lake.run(sql);
+  await lake.run('SET preserve_insertion_order = true');
+  try {
+    await lake.run(sql);
+  } finally {
+    await lake.run('SET preserve_insertion_order = false');
+  }
+}
+
+/**
+ * Gives every staged row its line. A source staged in file order gets `firstLine` plus the row's position
+ * (rowids of a table made by one ordered insert are consecutive). The CSV reader numbers only the rows it could
+ * parse; each unparsable row before a record shifts that record's line by one, so add the number of failures
+ * among the earlier rows.
+ */
+async function numberLines(lake: Lake, source: Source, failures: readonly ReadFailure[]): Promise<void> {
+  const line =
+    source.firstLine === undefined
+      ? '_line'
+      : `(rowid - (SELECT min(rowid) FROM ${stage}) + ${source.firstLine})`;
+  if (failures.length === 0) {
+    if (source.firstLine !== undefined) await lake.run(`UPDATE ${stage} SET _line = ${line}`);
+    return;
+  }
   // The i-th failure (1-based) at line L sits after L - 1 - i parsed records.
   const thresholds = failures.map((f, i) => f.line - 1 - (i + 1));
-  await lake.run(`UPDATE ${stage} SET _line = _line + (
-    SELECT count(*) FROM unnest([${thresholds.join(', ')}]::BIGINT[]) AS t(v) WHERE t.v < ${stage}._line - 1)`);
+  await lake.run(`UPDATE ${stage} SET _line = ${line} + (
+    SELECT count(*) FROM unnest([${thresholds.join(', ')}]::BIGINT[]) AS t(v) WHERE t.v < ${line} - 1)`);
 }
 
 async function summarise(

@@ -19,6 +19,11 @@ export interface Source {
   /** Top-level field names as the file spells them. */
   columns: readonly string[];
   relation: string;
+  /**
+   * Set when `relation` has no `_line` column: the records come in file order, and the line of the n-th
+   * (0-based) is n + `firstLine`. Numbering them in the scan (WITH ORDINALITY) would make the scan single-threaded.
+   */
+  firstLine?: number;
   /** Whether the file has the field (for nested paths: its top-level parent). */
   has(path: string): boolean;
   /** SQL text of a field, NULL where the row lacks it. */
@@ -98,8 +103,9 @@ async function csvSource(lake: Lake, file: string): Promise<Source> {
   return {
     reader: 'csv',
     columns,
-    // Rows the CSV reader drops (store_rejects) do not count in ordinality; readFailures() puts them back.
-    relation: `(SELECT *, ordinality + 1 AS _line FROM read_csv(${args}, store_rejects = true, ${rejectTables}) WITH ORDINALITY)`,
+    // Rows the CSV reader drops (store_rejects) do not count in the position; readFailures() puts them back.
+    relation: `read_csv(${args}, store_rejects = true, ${rejectTables})`,
+    firstLine: 2,
     has: (path) => byName.has(path.toLowerCase()),
     value: (path) => {
       const name = byName.get(path.toLowerCase());
@@ -134,7 +140,9 @@ async function parquetSource(lake: Lake, file: string): Promise<Source> {
   return {
     reader: 'parquet',
     columns,
-    relation: `(SELECT *, ordinality AS _line FROM read_parquet(${sqlString(file)}) WITH ORDINALITY)`,
+    // file_row_number, unlike WITH ORDINALITY, leaves the scan parallel.
+    relation: `(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line
+      FROM read_parquet(${sqlString(file)}, file_row_number = true))`,
     has: (path) => top(path) !== undefined,
     value: (path) => {
       const name = top(path);

@@ -205,5 +205,6 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
         coalesce(parsed_observed_at, ${observedDefault}) AS observed_at,
         ${chain((c) => sqlString(c.reason))} AS rej_reason
       FROM (SELECT *, ${typed.join(', ')}
-            FROM (SELECT _line, ${rawColumns.join(',\n ')} FROM ${source.relation})))`;
+            FROM (SELECT ${source.firstLine === undefined ? '_line' : 'NULL::BIGINT AS _line'}, ${rawColumns.join(',\n ')}
+                  FROM ${source.relation})))`;
 }
