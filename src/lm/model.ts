@@ -1,0 +1,219 @@
+import { ConfigError, Random, ValidationError } from '../core/index.js';
+import {
+  Embedding,
+  LayerNorm,
+  Linear,
+  Module,
+  ModuleList,
+  TransformerBlock,
+  loadWeights,
+  readConfig,
+  saveWeights,
+} from '../nn/index.js';
+import { Tensor, add, attention, concat, dropout, matmul, reshape, sigmoid, split } from '../tensor/index.js';
+
+/** The architecture of a TKLLM model, as data: saved beside the weights and enough to rebuild it. */
+export interface LmConfig {
+  vocabSize: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  contextLength: number;
+  /** Rows of the creator style table; row 0 is the generic style of unknown creators (default 1). */
+  styleCount?: number;
+  /** Adds the virality head (Entry B) on the pooled final hidden state (default false). */
+  viralityHead?: boolean;
+  /** Dropout on embeddings and residual branches in training mode (default 0). */
+  dropout?: number;
+}
+
+/** The architecture name written in `config.json`. */
+export const LM_ARCHITECTURE = 'tkllm';
+
+/** Checks a config and fills its defaults; messages name the field and the value. */
+export function resolveLmConfig(config: LmConfig): Required<LmConfig> {
+  const resolved: Required<LmConfig> = {
+    vocabSize: config.vocabSize,
+    dModel: config.dModel,
+    nLayers: config.nLayers,
+    nHeads: config.nHeads,
+    contextLength: config.contextLength,
+    styleCount: config.styleCount ?? 1,
+    viralityHead: config.viralityHead ?? false,
+    dropout: config.dropout ?? 0,
+  };
+  for (const key of ['vocabSize', 'dModel', 'nLayers', 'nHeads', 'contextLength', 'styleCount'] as const) {
+    const value = resolved[key];
+    if (!Number.isInteger(value) || value <= 0)
+      throw new ConfigError(`LM config \`${key}\` must be a positive integer, got ${String(value)}`);
+  }
+  if (resolved.dModel % resolved.nHeads !== 0)
+    throw new ConfigError(
+      `LM config \`dModel\` (${resolved.dModel}) must be a multiple of \`nHeads\` (${resolved.nHeads})`,
+    );
+  if (!(resolved.dropout >= 0 && resolved.dropout < 1))
+    throw new ConfigError(`LM config \`dropout\` must be in [0, 1), got ${resolved.dropout}`);
+  return resolved;
+}
+
+/**
+ * Keys and values of past positions, one pair per layer, so that decoding one more token costs one
+ * step: the new token's query attends to the cached keys instead of re-running the whole prefix.
+ */
+export class KvCache {
+  readonly keys: (Tensor | null)[];
+  readonly values: (Tensor | null)[];
+  /** Positions held so far. */
+  length = 0;
+
+  constructor(layers: number) {
+    this.keys = new Array<Tensor | null>(layers).fill(null);
+    this.values = new Array<Tensor | null>(layers).fill(null);
+  }
+}
+
+/**
+ * The TKLLM decoder: token + learned position + creator style embeddings, pre-norm transformer blocks
+ * (the engine's `TransformerBlock`), a final LayerNorm, an untied LM head and an optional virality head.
+ * The style vector is added at every position, so a creator's style conditions every prediction.
+ * @example
+ * const model = new LmModel({ vocabSize: 1024, dModel: 128, nLayers: 4, nHeads: 4, contextLength: 64 });
+ * const logits = model.forward(tokens, styles); // [B, T] int32, [B] int32 -> [B, T, vocabSize]
+ */
+export class LmModel extends Module {
+  readonly config: Readonly<Required<LmConfig>>;
+  readonly tok: Embedding;
+  readonly pos: Embedding;
+  readonly style: Embedding;
+  readonly blocks: ModuleList<TransformerBlock>;
+  readonly lnF: LayerNorm;
+  readonly head: Linear;
+  readonly virality: Linear | null;
+  private readonly rng: Random;
+
+  constructor(config: LmConfig, options: { seed?: number } = {}) {
+    super();
+    this.config = Object.freeze(resolveLmConfig(config));
+    const { vocabSize, dModel, nLayers, nHeads, contextLength, styleCount, dropout: p } = this.config;
+    const rng = new Random(options.seed ?? 0);
+    this.tok = this.registerModule('tok', new Embedding(vocabSize, dModel, { rng }));
+    this.pos = this.registerModule('pos', new Embedding(contextLength, dModel, { rng }));
+    this.style = this.registerModule('style', new Embedding(styleCount, dModel, { rng }));
+    const blocks: TransformerBlock[] = [];
+    for (let i = 0; i < nLayers; i++) blocks.push(new TransformerBlock(dModel, nHeads, { rng, dropout: p }));
+    this.blocks = this.registerModule('blocks', new ModuleList(blocks));
+    this.lnF = this.registerModule('lnF', new LayerNorm(dModel));
+    this.head = this.registerModule('head', new Linear(dModel, vocabSize, { rng, bias: false }));
+    this.virality = this.config.viralityHead
+      ? this.registerModule('virality', new Linear(dModel, 1, { rng }))
+      : null;
+    this.rng = rng.fork();
+  }
+
+  /** Final hidden states [B, T, dModel] for `tokens` [B, T] and `styles` [B] (style rows). */
+  hidden(tokens: Tensor<'int32'>, styles: Tensor<'int32'>): Tensor {
+    this.checkInput(tokens, styles, 0);
+    let x = this.embed(tokens, styles, 0);
+    if (this.training && this.config.dropout > 0) x = dropout(x, this.config.dropout, this.rng);
+    for (const block of this.blocks.items) x = block.forward(x);
+    return this.lnF.forward(x);
+  }
+
+  /** Next-token logits [B, T, vocabSize]. */
+  forward(tokens: Tensor<'int32'>, styles: Tensor<'int32'>): Tensor {
+    return this.head.forward(this.hidden(tokens, styles));
+  }
+
+  /**
+   * The virality estimate V̂ in (0, 1) per sequence [B] from hidden states [B, T, C], averaged over the
+   * positions where `mask` [B, T] is 1 (padding excluded).
+   */
+  viralityOf(hidden: Tensor, mask: Float32Array): Tensor {
+    if (this.virality === null) throw new ConfigError('this model has no virality head (`viralityHead`)');
+    const [b, t] = hidden.shape;
+    const pool = new Float32Array(b * t);
+    for (let i = 0; i < b; i++) {
+      let n = 0;
+      for (let j = 0; j < t; j++) n += mask[i * t + j];
+      for (let j = 0; j < t; j++) pool[i * t + j] = n > 0 ? mask[i * t + j] / n : 0;
+    }
+    const pooled = matmul(new Tensor(pool, [b, 1, t], 'float32'), hidden);
+    return reshape(sigmoid(this.virality.forward(pooled)), [b]);
+  }
+
+  /**
+   * Logits [B, Tnew, vocabSize] for `tokens` [B, Tnew] that follow the positions held in `cache`,
+   * appending their keys and values to it. Call without gradients (inside `noGrad`) when generating.
+   */
+  forwardCached(tokens: Tensor<'int32'>, styles: Tensor<'int32'>, cache: KvCache): Tensor {
+    const offset = cache.length;
+    this.checkInput(tokens, styles, offset);
+    const c = this.config.dModel;
+    let x = this.embed(tokens, styles, offset);
+    this.blocks.items.forEach((block, i) => {
+      const qkv = block.attn.inProj.forward(block.ln1.forward(x));
+      const [q, k, v] = split(qkv, [c, c, c], 2) as [Tensor, Tensor, Tensor];
+      const pastKeys = cache.keys[i];
+      const pastValues = cache.values[i];
+      const keys = pastKeys === null ? k : concat([pastKeys, k], 1);
+      const values = pastValues === null ? v : concat([pastValues, v], 1);
+      cache.keys[i] = keys;
+      cache.values[i] = values;
+      // Queries sit at offset..offset+Tnew-1 among the keys: the causal mask follows from the shapes.
+      const a = attention(q, keys, values, { heads: this.config.nHeads, causal: true });
+      x = add(x, block.attn.proj.forward(a));
+      x = add(x, block.mlp.forward(block.ln2.forward(x)));
+    });
+    cache.length = offset + tokens.shape[1];
+    return this.head.forward(this.lnF.forward(x));
+  }
+
+  /** An empty key/value cache for this model. */
+  newCache(): KvCache {
+    return new KvCache(this.config.nLayers);
+  }
+
+  /** Writes config.json and model.safetensors into `dir`, atomically. */
+  save(dir: string): void {
+    saveWeights(dir, this, { architecture: LM_ARCHITECTURE, ...this.config });
+  }
+
+  /**
+   * Rebuilds the model saved in `dir` and loads its weights.
+   * @example const model = LmModel.load('tkllm-data/lm');
+   */
+  static load(dir: string): LmModel {
+    const { architecture: _architecture, ...fields } = readConfig(dir, LM_ARCHITECTURE);
+    const model = new LmModel(resolveLmConfig(fields as unknown as LmConfig));
+    loadWeights(dir, model);
+    return model;
+  }
+
+  private embed(tokens: Tensor<'int32'>, styles: Tensor<'int32'>, offset: number): Tensor {
+    const [b, t] = tokens.shape;
+    const positions = new Tensor(
+      Int32Array.from({ length: t }, (_, i) => offset + i),
+      [t],
+      'int32',
+    );
+    const style = reshape(this.style.forward(styles), [b, 1, this.config.dModel]);
+    return add(add(this.tok.forward(tokens), this.pos.forward(positions)), style);
+  }
+
+  private checkInput(tokens: Tensor<'int32'>, styles: Tensor<'int32'>, offset: number): void {
+    if (tokens.rank !== 2)
+      throw new ValidationError(
+        `LM input must be [batch, length] token ids, got [${tokens.shape.join(', ')}]`,
+      );
+    const [b, t] = tokens.shape;
+    if (styles.rank !== 1 || styles.shape[0] !== b)
+      throw new ValidationError(`LM styles must be [${b}] style rows, got [${styles.shape.join(', ')}]`);
+    if (offset + t > this.config.contextLength)
+      throw new ValidationError(
+        `sequence length ${offset + t} exceeds the model's contextLength ${this.config.contextLength}`,
+      );
+    for (const s of styles.data)
+      if (!(s >= 0 && s < this.config.styleCount))
+        throw new ValidationError(`style row ${s} is outside [0, ${this.config.styleCount})`);
+  }
+}
