@@ -1,3 +1,4 @@
+import { AdamWSlot } from './adamw-simd.js';
 import { Optimizer, requireNonNegative, requireUnitInterval } from './optimizer.js';
 import type { OptimizerOptions, TrainableParameter } from './optimizer.js';
 
@@ -10,7 +11,11 @@ export interface AdamWOptions extends OptimizerOptions {
   weightDecay?: number;
 }
 
-/** The moment estimates of one parameter, and how many updates it has had (its own bias correction). */
+/**
+ * The moment estimates of one parameter, and how many updates it has had (its own bias correction).
+ * A state made elsewhere (say restored from a checkpoint) may hold any arrays: at its next update the
+ * optimiser copies them into its own memory and points `m` and `v` there.
+ */
 export interface AdamWState {
   step: number;
   m: Float32Array;
@@ -43,29 +48,35 @@ export class AdamW extends Optimizer<AdamWState> {
     requireNonNegative('weightDecay', this.weightDecay);
   }
 
+  // Each state's moments live in the WebAssembly memory of its slot (see adamw-simd.ts).
+  private readonly slots = new WeakMap<AdamWState, AdamWSlot>();
+
   protected override initState(param: TrainableParameter): AdamWState {
-    return { step: 0, m: new Float32Array(param.data.length), v: new Float32Array(param.data.length) };
+    const slot = new AdamWSlot(param.data.length);
+    const state = { step: 0, m: slot.m, v: slot.v };
+    this.slots.set(state, slot);
+    return state;
   }
 
   protected override update(data: Float32Array, grad: Float32Array, state: AdamWState): void {
+    let slot = this.slots.get(state);
+    if (slot === undefined || state.m !== slot.m || state.v !== slot.v) {
+      slot = new AdamWSlot(data.length);
+      slot.m.set(state.m);
+      slot.v.set(state.v);
+      state.m = slot.m;
+      state.v = slot.v;
+      this.slots.set(state, slot);
+    }
     const { beta1: b1, beta2: b2, eps, lr } = this;
     state.step++;
-    const correction1 = 1 - b1 ** state.step;
-    const correction2 = 1 - b2 ** state.step;
-    const stepSize = lr / correction1;
-    const invSqrtCorrection2 = 1 / Math.sqrt(correction2);
-    const decay = 1 - lr * this.weightDecay;
-    const a1 = 1 - b1;
-    const a2 = 1 - b2;
-    const { m, v } = state;
-    const n = data.length;
-    for (let i = 0; i < n; i++) {
-      const g = grad[i];
-      const mi = b1 * m[i] + a1 * g;
-      const vi = b2 * v[i] + a2 * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      data[i] = data[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invSqrtCorrection2 + eps);
-    }
+    slot.update(data, grad, {
+      b1,
+      b2,
+      c2: 1 / (1 - b2 ** state.step),
+      eps,
+      stepSize: lr / (1 - b1 ** state.step),
+      decay: 1 - lr * this.weightDecay,
+    });
   }
 }
