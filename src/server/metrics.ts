@@ -1,0 +1,53 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The Prometheus metrics of one server; each server has its own registry, so tests can run several. */
+export interface ServerMetrics {
+  registry: Registry;
+  requestDuration: Histogram<'method' | 'route' | 'status_code'>;
+  queueDepth: Gauge<'queue'>;
+  batchSize: Histogram<'queue'>;
+  modelInfo: Gauge<'kind' | 'version'>;
+  ingestedRows: Counter<'outcome'>;
+}
+
+/** Creates the registry with the request, queue, batch and model metrics and Node's process metrics. */
+export function createMetrics(): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tkllm_' });
+  return {
+    registry,
+    requestDuration: new Histogram({
+      name: 'tkllm_http_request_duration_seconds',
+      help: 'HTTP request latency by route template and status',
+      labelNames: ['method', 'route', 'status_code'],
+      // From 1 ms (a cached read) to 10 s (an ingest or a long generation).
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'tkllm_queue_depth',
+      help: 'Items waiting for or inside a running batch, by queue',
+      labelNames: ['queue'],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'tkllm_batch_size',
+      help: 'Items per dispatched batch, by queue',
+      labelNames: ['queue'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [registry],
+    }),
+    modelInfo: new Gauge({
+      name: 'tkllm_model_info',
+      help: 'The model version each kind serves (1); absent when no model of that kind is loaded',
+      labelNames: ['kind', 'version'],
+      registers: [registry],
+    }),
+    ingestedRows: new Counter({
+      name: 'tkllm_ingested_rows_total',
+      help: 'Rows ingested through the API, accepted or rejected',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+  };
+}

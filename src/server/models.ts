@@ -1,0 +1,75 @@
+import { ModelStateError } from '../core/index.js';
+
+/** A draft to score: the script or caption, with its hashtags and planned posting time where known. */
+export interface Draft {
+  text: string;
+  hashtags?: string[];
+  /** ISO time the draft would be posted, for the trend subscore. */
+  postedAt?: string;
+}
+
+/** The five ViralScore subscores, each in 0..1. */
+export interface Subscores {
+  emotion: number;
+  hook: number;
+  replicability: number;
+  share: number;
+  trend: number;
+}
+
+/** ViralScore of one draft with its breakdown and what to change. */
+export interface DraftScore {
+  viralScore: number;
+  subscores: Subscores;
+  guidance: string[];
+}
+
+/** What the server needs of the ViralScore estimator (src/viralscore's scorer fits it structurally). */
+export interface DraftScorer {
+  /** The version of the loaded model, shown in responses and metrics. */
+  readonly version: string;
+  /** Scores drafts in one batch; one result per draft, in order. */
+  score(drafts: readonly Draft[]): Promise<DraftScore[]>;
+}
+
+/** A generation request as the API accepts it. */
+export interface GenerateRequest {
+  prompt: string;
+  candidates: number;
+  maxNewTokens: number;
+  temperature?: number;
+  seed?: number;
+}
+
+/** A finished candidate with its reranking figures and policy verdict. */
+export interface GeneratedCandidate {
+  index: number;
+  text: string;
+  /** Mean token log-probability. */
+  logProbNorm: number;
+  /** logProbNorm + eta * viralScore, the figure candidates are ranked by. */
+  rerankScore: number;
+  score: DraftScore;
+  policy: { allowed: boolean; reasons: string[] };
+}
+
+/** What a generator reports while it runs: tokens as they come, then each finished candidate. */
+export type GenerationEvent =
+  { type: 'token'; candidate: number; text: string } | { type: 'candidate'; candidate: GeneratedCandidate };
+
+/** What the server needs of src/generate: candidates streamed as events, stopping when `signal` fires. */
+export interface ScriptGenerator {
+  readonly version: string;
+  generate(request: GenerateRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+}
+
+/** The message every endpoint gives when the estimator has not been trained yet. */
+export const noScorerMessage = 'no model trained yet — run tkllm viralscore train';
+/** The message every endpoint gives when no language model has been trained yet. */
+export const noGeneratorMessage = 'no language model trained yet — run tkllm lm train';
+
+/** Throws the "no model trained yet" error when `model` is absent, so callers can map it to one status. */
+export function requireModel<T>(model: T | undefined, message: string): T {
+  if (model === undefined) throw new ModelStateError(message);
+  return model;
+}

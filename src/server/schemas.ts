@@ -1,0 +1,187 @@
+// Request and response schemas: JSON Schema built with TypeBox, so one definition validates requests (ajv),
+// serialises responses, types the handlers and is published in the OpenAPI document.
+import { Type, type Static, type TSchema } from 'typebox';
+import { readerKinds, shapeNames } from '../lake/index.js';
+
+const nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'VALIDATION, UNAUTHORIZED, MODEL_STATE, ... (stable, for programs)' }),
+      message: Type.String({ description: 'What went wrong and how to fix it (for people)' }),
+      field: Type.Optional(Type.String({ description: 'The request field at fault, as a dotted path' })),
+    }),
+  },
+  { $id: 'Error', title: 'Error' },
+);
+
+export const Health = Type.Object({ status: Type.Literal('ok') });
+
+export const Readiness = Type.Object({
+  ready: Type.Boolean(),
+  lake: Type.Union([Type.Literal('ok'), Type.Literal('error')]),
+  scorer: Type.Boolean({ description: 'whether a ViralScore model is loaded' }),
+  generator: Type.Boolean({ description: 'whether a language model is loaded' }),
+});
+
+const Distribution = Type.Object({
+  count: Type.Integer(),
+  mean: nullable(Type.Number()),
+  p10: nullable(Type.Number()),
+  p25: nullable(Type.Number()),
+  p50: nullable(Type.Number()),
+  p75: nullable(Type.Number()),
+  p90: nullable(Type.Number()),
+  p99: nullable(Type.Number()),
+});
+
+const TimeRange = Type.Object({ first: nullable(Type.String()), last: nullable(Type.String()) });
+
+export const LakeSummary = Type.Object({
+  posts: Type.Integer(),
+  authors: Type.Integer(),
+  snapshots: Type.Integer(),
+  postsByPlatform: Type.Record(Type.String(), Type.Integer()),
+  posted: TimeRange,
+  observed: TimeRange,
+  plays: Distribution,
+  shareRate: Distribution,
+  topHashtags: Type.Array(Type.Object({ tag: Type.String(), posts: Type.Integer() })),
+  rejects: Type.Integer(),
+  rejectsByReason: Type.Record(Type.String(), Type.Integer()),
+});
+
+export const SummaryQuery = Type.Object({
+  top: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'how many hashtags to list' }),
+});
+
+export const EngagementHistogram = Type.Object({
+  metric: Type.Literal('plays'),
+  bins: Type.Array(
+    Type.Object({
+      from: Type.Number({ description: 'lower bound (inclusive)' }),
+      to: Type.Number({ description: 'upper bound (exclusive)' }),
+      posts: Type.Integer(),
+    }),
+  ),
+});
+
+export const TrendsQuery = Type.Object({
+  tags: Type.Integer({ minimum: 1, maximum: 20, default: 5, description: 'how many top hashtags' }),
+  bucket: Type.Union([Type.Literal('day'), Type.Literal('week'), Type.Literal('month')], { default: 'week' }),
+});
+
+export const Trends = Type.Object({
+  bucket: Type.String(),
+  tags: Type.Array(
+    Type.Object({
+      tag: Type.String(),
+      posts: Type.Integer(),
+      series: Type.Array(Type.Object({ start: Type.String(), posts: Type.Integer() })),
+    }),
+  ),
+});
+
+export const IngestJsonBody = Type.Object({
+  posts: Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+    minItems: 1,
+    maxItems: 50_000,
+    description: 'post objects in one of the export shapes the lake reads',
+  }),
+  format: Type.Optional(
+    Type.String({ enum: [...shapeNames], description: 'export shape; guessed when absent' }),
+  ),
+  year: Type.Optional(Type.Integer({ minimum: 1970, maximum: 2100 })),
+  observedAt: Type.Optional(Type.String({ format: 'date-time' })),
+});
+
+export const IngestResultBody = Type.Object({
+  file: Type.String(),
+  shape: Type.String(),
+  reader: Type.String({ enum: [...readerKinds] }),
+  rowsRead: Type.Integer(),
+  rowsAccepted: Type.Integer(),
+  rowsRejected: Type.Integer(),
+  rejectsByReason: Type.Record(Type.String(), Type.Integer()),
+  duplicatesMerged: Type.Integer(),
+  newPosts: Type.Integer(),
+  newSnapshots: Type.Integer(),
+  seconds: Type.Number(),
+});
+
+export const DraftBody = Type.Object(
+  {
+    text: Type.String({ minLength: 1, maxLength: 5000 }),
+    hashtags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 50 })),
+    postedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+
+const SubscoresBody = Type.Object({
+  emotion: Type.Number(),
+  hook: Type.Number(),
+  replicability: Type.Number(),
+  share: Type.Number(),
+  trend: Type.Number(),
+});
+
+export const DraftScoreBody = Type.Object({
+  viralScore: Type.Number(),
+  subscores: SubscoresBody,
+  guidance: Type.Array(Type.String()),
+});
+
+export const ScoreBatchBody = Type.Object(
+  { drafts: Type.Array(DraftBody, { minItems: 1, maxItems: 256 }) },
+  { additionalProperties: false },
+);
+
+export const ScoreResponse = Type.Object({ modelVersion: Type.String(), score: DraftScoreBody });
+export const ScoreBatchResponse = Type.Object({
+  modelVersion: Type.String(),
+  scores: Type.Array(DraftScoreBody),
+});
+
+export const GenerateBody = Type.Object(
+  {
+    prompt: Type.String({ minLength: 1, maxLength: 2000 }),
+    candidates: Type.Integer({ minimum: 1, maximum: 32, default: 8 }),
+    maxNewTokens: Type.Integer({ minimum: 1, maximum: 512, default: 64 }),
+    temperature: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 5 })),
+    seed: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const CandidateBody = Type.Object({
+  index: Type.Integer(),
+  text: Type.String(),
+  logProbNorm: Type.Number(),
+  rerankScore: Type.Number(),
+  score: DraftScoreBody,
+  policy: Type.Object({ allowed: Type.Boolean(), reasons: Type.Array(Type.String()) }),
+});
+
+export const GenerateResponse = Type.Object({
+  modelVersion: Type.String(),
+  candidates: Type.Array(CandidateBody, { description: 'ranked by rerankScore, best first' }),
+});
+
+const ModelState = Type.Object({ loaded: Type.Boolean(), version: nullable(Type.String()) });
+export const ModelsResponse = Type.Object({ scorer: ModelState, generator: ModelState });
+
+/** Schemas registered with `addSchema`, so that `Type.Ref` finds them and OpenAPI lists them as components. */
+export const sharedSchemas = [ErrorBody];
+
+export type IngestJson = Static<typeof IngestJsonBody>;
+export type SummaryQueryT = Static<typeof SummaryQuery>;
+export type TrendsQueryT = Static<typeof TrendsQuery>;
+export type GenerateBodyT = Static<typeof GenerateBody>;
+
+/** Error responses every route may give, by status. */
+export const errorResponses = {
+  400: Type.Ref('Error'),
+  500: Type.Ref('Error'),
+} as const;
