@@ -1,0 +1,300 @@
+import { ValidationError } from '../core/index.js';
+import { Automaton } from './automaton.js';
+import { Canonicalizer, SEP } from './canonical.js';
+import type { PolicyPack, Severity } from './pack.js';
+import { policyFor, termPatterns, type Policy } from './policy.js';
+import { Utf8Stream } from './utf8.js';
+
+/**
+ * A token's text piece: a string, its UTF-8 bytes (byte-level BPE pieces may be parts of a character), or
+ * null for a special token that adds no text.
+ */
+export type VocabPiece = string | Uint8Array | null;
+
+/** Options of `BannedSequenceMask`. */
+export interface BannedSequenceMaskOptions {
+  /** A compiled policy; else `packs` are compiled; else the shipped default pack. */
+  policy?: Policy;
+  packs?: readonly PolicyPack[];
+  /** Region whose severities decide which rules block. */
+  region?: string;
+  /** Severities whose terms are masked (default `['block']`: banned terms and rules that block there). */
+  levels?: readonly Severity[];
+  /** More banned words and phrases, such as a request's own list (same syntax as pack terms). */
+  terms?: readonly string[];
+  /** Tokens that end the text (end of script): masked when ending now would complete a banned term. */
+  endTokenIds?: readonly number[];
+}
+
+/** Options of one masking step. */
+export interface MaskStepOptions {
+  /** The next token is the last one (a length limit): also mask tokens after which the text may not end. */
+  last?: boolean;
+}
+
+interface TrieNode {
+  children: Map<number, TrieNode>;
+  tokens: number[];
+  /** Every token id in this node's subtree, computed on first need. */
+  subtree?: number[];
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The decoding-time constraint that keeps banned terms out of generated text: from the text generated so
+ * far it gives the token ids whose piece would complete a banned term (across any number of token
+ * boundaries), so that a sampler sets their logits to -Infinity.
+ *
+ * It runs the checker's own streaming canonicaliser and an Aho-Corasick automaton of the banned patterns
+ * over the bytes of each piece, walking a byte trie of the vocabulary so that shared prefixes are read once.
+ * A state is (automaton state, canonicaliser state, UTF-8 decoder state); transitions and each state's
+ * banned list are memoised, so after warm-up a step costs a map lookup.
+ *
+ * Word-bounded terms complete only at the separator after them, so a prefix such as "kil" is never masked
+ * early; `endTokenIds` and `last` cover the end of the text, which is a separator too.
+ * @example
+ * const mask = new BannedSequenceMask(pieces, { endTokenIds: [tok.endOfScriptId] });
+ * const cursor = mask.start();
+ * for (;;) { cursor.apply(logits); const id = sample(logits); if (id === eos) break; cursor.advance(id); }
+ */
+export class BannedSequenceMask {
+  /** Number of tokens in the vocabulary. */
+  readonly vocabSize: number;
+  private readonly automaton: Automaton;
+  private readonly root: TrieNode = { children: new Map(), tokens: [] };
+  private readonly pieces: readonly (Uint8Array | null)[];
+  private readonly endTokenIds: readonly number[];
+  private readonly states: { ac: number; canon: string; utf8: string }[] = [];
+  private readonly stateIds = new Map<string, number>();
+  private readonly transitions = new Map<number, number>();
+  private readonly endFires = new Map<number, boolean>();
+  private readonly bannedCache = new Map<number, readonly number[]>();
+  /** Number of distinct banned patterns. */
+  readonly patternCount: number;
+
+  constructor(vocab: readonly VocabPiece[], options: BannedSequenceMaskOptions = {}) {
+    this.vocabSize = vocab.length;
+    const policy = policyFor(options);
+    const patternOptions: { region?: string; levels?: readonly Severity[] } = {};
+    if (options.region !== undefined) patternOptions.region = options.region;
+    if (options.levels !== undefined) patternOptions.levels = options.levels;
+    const patterns = new Set(policy.blockingPatterns(patternOptions));
+    for (const term of options.terms ?? []) {
+      const variants = termPatterns(term);
+      if (variants.length === 0)
+        throw new ValidationError(`banned term "${term}" has no letters or digits to match`);
+      for (const p of variants) patterns.add(p);
+    }
+    this.patternCount = patterns.size;
+    this.automaton = new Automaton([...patterns]);
+    this.pieces = vocab.map((piece) => (typeof piece === 'string' ? encoder.encode(piece) : piece));
+    this.endTokenIds = options.endTokenIds ?? [];
+    for (const id of this.endTokenIds)
+      if (!Number.isInteger(id) || id < 0 || id >= vocab.length)
+        throw new ValidationError(`\`endTokenIds\` holds ${id}, outside the vocabulary [0, ${vocab.length})`);
+    this.pieces.forEach((bytes, id) => {
+      if (bytes === null || bytes.length === 0) return;
+      let node = this.root;
+      for (const b of bytes) {
+        let child = node.children.get(b);
+        if (child === undefined) {
+          child = { children: new Map(), tokens: [] };
+          node.children.set(b, child);
+        }
+        node = child;
+      }
+      node.tokens.push(id);
+    });
+  }
+
+  /** A cursor at the start of a text, after `prefix` (text the candidate will be checked with, if any). */
+  start(prefix = ''): MaskCursor {
+    // The canonical text opens with a separator, so the automaton starts after one.
+    let state = this.intern(this.automaton.step(0, SEP), '0', '');
+    for (const b of encoder.encode(prefix)) state = this.step(state, b).next;
+    return new MaskCursor(this, state);
+  }
+
+  /** Token ids that must not come next after `textSoFar` (recomputed from the start: cursors are cheaper). */
+  bannedTokenIds(textSoFar: string, options: MaskStepOptions = {}): readonly number[] {
+    return this.start(textSoFar).banned(options);
+  }
+
+  /** @internal The state after `bytes` of token `id` from `state`; `fires` if a banned term completed. */
+  advanceToken(state: number, id: number): { next: number; fires: boolean } {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize)
+      throw new ValidationError(`token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
+    const bytes = this.pieces[id];
+    let fires = false;
+    let next = state;
+    if (bytes !== null && bytes !== undefined)
+      for (const b of bytes) {
+        const t = this.step(next, b);
+        fires ||= t.fires;
+        next = t.next;
+      }
+    return { next, fires };
+  }
+
+  /** @internal Whether ending the text in `state` would complete a banned term. */
+  endingFires(state: number): boolean {
+    const known = this.endFires.get(state);
+    if (known !== undefined) return known;
+    const { ac, canon, utf8 } = this.states[state];
+    let s = ac;
+    let fires = false;
+    const machine = new Canonicalizer((ch) => {
+      s = this.automaton.step(s, ch);
+      if (this.automaton.output(s).length > 0) fires = true;
+    });
+    machine.restore(canon);
+    const decoder = new Utf8Stream();
+    decoder.restore(utf8);
+    decoder.finish((cp) => machine.push(cp, 0, 0));
+    machine.finish(0);
+    this.endFires.set(state, fires);
+    return fires;
+  }
+
+  /** @internal Banned token ids in `state`, memoised. */
+  bannedIn(state: number, last: boolean): readonly number[] {
+    const cacheKey = state * 2 + (last ? 1 : 0);
+    const cached = this.bannedCache.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const banned: number[] = [];
+    const walk = (node: TrieNode, at: number): void => {
+      for (const [byte, child] of node.children) {
+        const t = this.step(at, byte);
+        if (t.fires) {
+          banned.push(...subtreeTokens(child));
+          continue;
+        }
+        if (last && child.tokens.length > 0 && this.endingFires(t.next)) banned.push(...child.tokens);
+        walk(child, t.next);
+      }
+    };
+    walk(this.root, state);
+    if (this.endingFires(state)) banned.push(...this.endTokenIds);
+    banned.sort((a, b) => a - b);
+    const result = Object.freeze(banned);
+    this.bannedCache.set(cacheKey, result);
+    return result;
+  }
+
+  private intern(ac: number, canon: string, utf8: string): number {
+    const key = `${ac}\u0000${utf8}\u0000${canon}`;
+    let id = this.stateIds.get(key);
+    if (id === undefined) {
+      id = this.states.length;
+      this.states.push({ ac, canon, utf8 });
+      this.stateIds.set(key, id);
+    }
+    return id;
+  }
+
+  // Transitions are packed as (state * 256 + byte) -> (next * 2 + fires).
+  private step(state: number, byte: number): { next: number; fires: boolean } {
+    const key = state * 256 + byte;
+    const packed = this.transitions.get(key);
+    if (packed !== undefined) return { next: packed >> 1, fires: (packed & 1) === 1 };
+    const { ac, canon, utf8 } = this.states[state];
+    let s = ac;
+    let fires = false;
+    const machine = new Canonicalizer((ch) => {
+      s = this.automaton.step(s, ch);
+      if (this.automaton.output(s).length > 0) fires = true;
+    });
+    machine.restore(canon);
+    const decoder = new Utf8Stream();
+    decoder.restore(utf8);
+    decoder.push(byte, (cp) => machine.push(cp, 0, 0));
+    const next = this.intern(s, machine.key(), decoder.key());
+    this.transitions.set(key, next * 2 + (fires ? 1 : 0));
+    return { next, fires };
+  }
+}
+
+function subtreeTokens(node: TrieNode): number[] {
+  if (node.subtree !== undefined) return node.subtree;
+  const out = [...node.tokens];
+  for (const child of node.children.values()) out.push(...subtreeTokens(child));
+  node.subtree = out;
+  return out;
+}
+
+/**
+ * A position in one generated text: advance it with each sampled token, ask it which tokens are banned next.
+ */
+export class MaskCursor {
+  /** @internal */
+  constructor(
+    private readonly mask: BannedSequenceMask,
+    private state: number,
+  ) {}
+
+  /** Moves past token `id`; a token the mask had banned is refused with a ValidationError. */
+  advance(id: number): this {
+    const { next, fires } = this.mask.advanceToken(this.state, id);
+    if (fires) throw new ValidationError(`token ${id} completes a banned term: it was masked at this step`);
+    this.state = next;
+    return this;
+  }
+
+  /** Token ids that must not come next. */
+  banned(options: MaskStepOptions = {}): readonly number[] {
+    return this.mask.bannedIn(this.state, options.last === true);
+  }
+
+  /** Whether the text may end here without completing a banned term. */
+  canEnd(): boolean {
+    return !this.mask.endingFires(this.state);
+  }
+
+  /** Sets the logits of banned tokens to -Infinity, in place. */
+  apply(logits: Float32Array | Float64Array | number[], options: MaskStepOptions = {}): void {
+    if (logits.length !== this.mask.vocabSize)
+      throw new ValidationError(
+        `logits have ${logits.length} entries, expected the vocabulary size ${this.mask.vocabSize}`,
+      );
+    for (const id of this.banned(options)) logits[id] = Number.NEGATIVE_INFINITY;
+  }
+
+  /** An independent copy, for beam search or for trying a token without committing to it. */
+  clone(): MaskCursor {
+    return new MaskCursor(this.mask, this.state);
+  }
+}
+
+/**
+ * GPT-2 byte-level BPE token strings (bytes written as printable characters) to byte pieces; tokens in
+ * `special` (and any that are not byte-level strings) become null pieces that add no text.
+ */
+export function byteLevelPieces(
+  tokens: readonly string[],
+  special: ReadonlySet<string> = new Set(),
+): VocabPiece[] {
+  const toByte = byteAlphabet();
+  return tokens.map((token) => {
+    if (special.has(token)) return null;
+    const bytes: number[] = [];
+    for (const ch of token) {
+      const b = toByte.get(ch);
+      if (b === undefined) return null;
+      bytes.push(b);
+    }
+    return Uint8Array.from(bytes);
+  });
+}
+
+// GPT-2's bytes_to_unicode (openai/gpt-2 encoder.py): printable bytes stand for themselves, the others for
+// code points from 256 up, in byte order.
+function byteAlphabet(): Map<string, number> {
+  const map = new Map<string, number>();
+  let extra = 0;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+    map.set(String.fromCharCode(printable ? b : 256 + extra++), b);
+  }
+  return map;
+}
