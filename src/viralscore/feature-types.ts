@@ -1,4 +1,14 @@
-// The one place viralscore reaches the features module's contract.
-// TODO(#5): switch to '../features/index.js' once the features face is committed.
-export { featureGroupNames } from '../features/types.js';
-export type { Draft, FeatureGroupName, FeatureGroupMatrix, FeatureMatrix } from '../features/types.js';
+// The one place viralscore reaches the features module.
+export {
+  extractFeatures,
+  featureGroupNames,
+  loadFeatureMatrix,
+  openFeatureContext,
+} from '../features/index.js';
+export type {
+  Draft,
+  FeatureContext,
+  FeatureGroupMatrix,
+  FeatureGroupName,
+  FeatureMatrix,
+} from '../features/index.js';

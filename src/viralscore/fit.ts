@@ -41,6 +41,13 @@ export interface FitOptions {
   mseWeight?: number;
   /** Weight of the pairwise (RankNet) loss on V's logit (default 0.5). */
   rankWeight?: number;
+  /**
+   * Probability of hiding each present feature group of a training row (default 0.1): the network learns
+   * not to lean on any one modality, which is also what a draft without a media file needs.
+   */
+  groupDropout?: number;
+  /** Decay of the moving average of the weights that is validated and kept (default 0.99; 0 turns it off). */
+  emaDecay?: number;
   /** Weight of each subscore's weak-label MSE: one number for all, or per subscore (default 0.2). */
   subscoreWeight?: number | Partial<Record<SubscoreName, number>>;
   dModel?: number;
@@ -86,6 +93,8 @@ export const defaultFitOptions = {
   mseWeight: 1,
   rankWeight: 0.5,
   subscoreWeight: 0.2,
+  groupDropout: 0.1,
+  emaDecay: 0.99,
   ...defaultArchitecture,
 } as const;
 
@@ -146,6 +155,10 @@ export function fitViralScoreNet(
   nonNegative('weightDecay', o.weightDecay);
   nonNegative('mseWeight', o.mseWeight);
   nonNegative('rankWeight', o.rankWeight);
+  if (!(o.groupDropout >= 0 && o.groupDropout < 1))
+    throw new ValidationError(`\`groupDropout\` must be in [0, 1), got ${o.groupDropout}`);
+  if (!(o.emaDecay >= 0 && o.emaDecay < 1))
+    throw new ValidationError(`\`emaDecay\` must be in [0, 1), got ${o.emaDecay}`);
   const subWeights = subscoreNames.map((s) =>
     nonNegative(
       `subscoreWeight.${s}`,
@@ -162,6 +175,10 @@ export function fitViralScoreNet(
   const config: ViralScoreConfig = { groupDims, dModel: o.dModel, heads: o.heads, hidden: o.hidden };
   const net = new ViralScoreNet(config, rng.fork());
   const optimizer = new AdamW(net.parameters(), { lr: o.lr, weightDecay: o.weightDecay });
+  // Polyak averaging (an exponential moving average of the weights): on noisy engagement labels the
+  // average generalises better and varies less from epoch to epoch than the last step's weights.
+  const params = net.parameters();
+  const ema = params.map((p) => Float32Array.from(p.data));
   const progress = o.progress ?? silentProgress;
   const history: EpochLog[] = [];
   const n = train.features.rows;
@@ -181,10 +198,18 @@ export function fitViralScoreNet(
         clipGradNorm(net.parameters(), 1);
         optimizer.step();
         optimizer.zeroGrad();
+        params.forEach((p, i) => {
+          const avg = ema[i];
+          // TensorFlow's warm-up of the average: early steps must not keep the random initialisation.
+          const t = optimizer.stepCount;
+          const d = Math.min(o.emaDecay, (1 + t) / (10 + t));
+          for (let j = 0; j < avg.length; j++) avg[j] = d * avg[j] + (1 - d) * p.data[j];
+        });
         progress.update((epoch - 1) * steps + step + 1, o.epochs * steps, `viralscore epoch ${epoch}`);
       }
+      const current = params.map((p) => Float32Array.from(p.data));
+      params.forEach((p, i) => p.data.set(ema[i]));
       const predicted = predict(net.eval(), validation.features);
-      net.train();
       const log: EpochLog = {
         epoch,
         trainLoss: total / n,
@@ -195,6 +220,8 @@ export function fitViralScoreNet(
       history.push(log);
       if (best === null || log.validationSpearman > best.spearman)
         best = { spearman: log.validationSpearman, epoch, state: net.stateDict() };
+      params.forEach((p, i) => p.data.set(current[i]));
+      net.train();
       if (o.onEpochEnd?.(log) === true || epoch - best.epoch >= o.patience) break;
     }
   } finally {
@@ -205,15 +232,32 @@ export function fitViralScoreNet(
   return { net, config, history, bestEpoch: best?.epoch ?? 0 };
 }
 
+/** Hides each present group of each row with probability p, never the last one a row has. */
+function dropGroups(present: Tensor, p: number, rng: Random): void {
+  const [rows, groups] = present.shape as [number, number];
+  const data = present.data as Float32Array;
+  for (let r = 0; r < rows; r++) {
+    let left = 0;
+    for (let g = 0; g < groups; g++) left += data[r * groups + g];
+    for (let g = 0; g < groups && left > 1; g++) {
+      if (data[r * groups + g] === 1 && rng.next() < p) {
+        data[r * groups + g] = 0;
+        left--;
+      }
+    }
+  }
+}
+
 function batchLoss(
   net: ViralScoreNet,
   data: FitRows,
   rows: number[],
   rng: Random,
-  o: { mseWeight: number; rankWeight: number },
+  o: { mseWeight: number; rankWeight: number; groupDropout: number },
   subWeights: number[],
 ): Tensor {
   const { x, present } = batchTensors(data.features, rows);
+  if (o.groupDropout > 0) dropGroups(present, o.groupDropout, rng);
   const out = net.forward(x, present);
   const y = tensor(
     Float32Array.from(rows, (r) => data.labels[r]),
@@ -245,7 +289,7 @@ function batchLoss(
   const targets = new Float32Array(rows.length * k);
   const weights = new Float32Array(rows.length * k);
   const counts = new Array<number>(k).fill(0);
-  rows.forEach((r, i) => {
+  rows.forEach((r) => {
     for (let s = 0; s < k; s++) counts[s] += data.weak.mask[r * k + s];
   });
   rows.forEach((r, i) => {

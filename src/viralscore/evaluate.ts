@@ -1,0 +1,152 @@
+/**
+ * Offline evaluation: trains the estimator and the baselines on the training split, in the same run and
+ * on the same features, and measures them on the held-out split; then drops each feature group in turn.
+ */
+import type { Lake } from '../lake/index.js';
+import { creatorMeanBaseline, boostedTreesBaseline, ridgeBaseline } from './baselines.js';
+import type { FeatureSource, SplitKind, ViralScoreDataset } from './dataset.js';
+import { loadDataset, splitDataset } from './dataset.js';
+import type { FitOptions } from './fit.js';
+import { fitViralScoreNet, predict } from './fit.js';
+import type { FeatureGroupName } from './feature-types.js';
+import { loadFeatureMatrix } from './feature-types.js';
+import { regressionMetrics } from './metrics.js';
+import type { RegressionMetrics } from './metrics.js';
+import { prepareRows, subsetRows } from './prepare.js';
+import { fitFeatureSchema } from './schema.js';
+import type { FeatureSchema } from './schema.js';
+
+/** Options of the evaluation: the training options of the estimator plus the split and what to run. */
+export interface EvaluateOptions extends FitOptions {
+  split?: SplitKind;
+  /** Share of rows held out (default 0.2). */
+  testFraction?: number;
+  validationFraction?: number;
+  /** Retrain without each feature group (default true). */
+  ablation?: boolean;
+}
+
+/** One model's held-out figures. */
+export interface ModelReport extends RegressionMetrics {
+  model: string;
+}
+
+/** The held-out figures of the estimator without one feature group. */
+export interface AblationReport extends ModelReport {
+  dropped: FeatureGroupName;
+  /** Spearman lost against the full estimator (positive: the group helps). */
+  spearmanDrop: number;
+}
+
+/** What `evaluateViralScore` measured. */
+export interface EvaluationReport {
+  split: SplitKind;
+  rows: { train: number; validation: number; test: number };
+  /** The estimator (`viralscore`) and the baselines, best Spearman first. */
+  models: ModelReport[];
+  ablation: AblationReport[];
+  estimator: { bestEpoch: number; epochs: number; mixWeights: number[] };
+  groups: FeatureGroupName[];
+}
+
+/**
+ * Labels the lake, loads features, trains the estimator and the baselines on the training split and
+ * evaluates all of them on the held-out split.
+ * @example const report = await evaluateViralScore(lake); // after extractFeatures(lake)
+ */
+export async function evaluateViralScore(
+  lake: Lake,
+  options: EvaluateOptions & { features?: FeatureSource } = {},
+): Promise<EvaluationReport> {
+  const features =
+    options.features ?? ((l: Lake, o: { postKeys: readonly string[] }) => loadFeatureMatrix(l, o));
+  return evaluateOnDataset(await loadDataset(lake, features), options);
+}
+
+/** The evaluation on a dataset already in memory (what `evaluateViralScore` runs after loading). */
+export function evaluateOnDataset(
+  dataset: ViralScoreDataset,
+  options: EvaluateOptions = {},
+): EvaluationReport {
+  const kind = options.split ?? 'time';
+  const split = splitDataset(dataset.posts, {
+    kind,
+    ...(options.testFraction === undefined ? {} : { testFraction: options.testFraction }),
+    ...(options.validationFraction === undefined ? {} : { validationFraction: options.validationFraction }),
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+  });
+  const schema = fitFeatureSchema(dataset.matrix, split.train);
+  const run = (s: FeatureSchema) => {
+    const all = prepareRows(s, dataset, split.train);
+    const [train, validation, test] = [split.train, split.validation, split.test].map((rows) =>
+      subsetRows(all, rows),
+    );
+    const fit = fitViralScoreNet(
+      s.groups.map((g) => g.features.length),
+      train,
+      validation,
+      options,
+    );
+    return {
+      train,
+      validation,
+      test,
+      fit,
+      metrics: regressionMetrics(predict(fit.net, test.features), test.labels),
+    };
+  };
+  const full = run(schema);
+  const { train, validation, test } = full;
+  const posts = (rows: number[]) => rows.map((r) => dataset.posts[r]);
+  const models: ModelReport[] = [
+    { model: 'viralscore', ...full.metrics },
+    {
+      model: 'creator-mean',
+      ...regressionMetrics(creatorMeanBaseline(posts(split.train))(posts(split.test)), test.labels),
+    },
+    {
+      model: 'ridge',
+      ...regressionMetrics(
+        ridgeBaseline(train.features, train.labels, validation.features, validation.labels)(test.features),
+        test.labels,
+      ),
+    },
+    {
+      model: 'gradient-boosted-trees',
+      ...regressionMetrics(
+        boostedTreesBaseline(
+          train.features,
+          train.labels,
+          validation.features,
+          validation.labels,
+        )(test.features),
+        test.labels,
+      ),
+    },
+  ].sort((a, b) => b.spearman - a.spearman);
+  const ablation: AblationReport[] = [];
+  if (options.ablation ?? true)
+    for (const group of schema.groups) {
+      if (schema.groups.length < 2) break;
+      const reduced = { groups: schema.groups.filter((g) => g !== group) };
+      const metrics = run(reduced).metrics;
+      ablation.push({
+        model: `viralscore without ${group.name}`,
+        dropped: group.name,
+        spearmanDrop: full.metrics.spearman - metrics.spearman,
+        ...metrics,
+      });
+    }
+  return {
+    split: kind,
+    rows: { train: split.train.length, validation: split.validation.length, test: split.test.length },
+    models,
+    ablation,
+    estimator: {
+      bestEpoch: full.fit.bestEpoch,
+      epochs: full.fit.history.length,
+      mixWeights: full.fit.net.mixWeights(),
+    },
+    groups: schema.groups.map((g) => g.name),
+  };
+}
