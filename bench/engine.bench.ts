@@ -1,14 +1,22 @@
-// `npm run bench -- engine [--json] [--steps N] [--warmup N] [--no-pytorch]`: trains the reference GPT
-// (vocabulary 2048, width 192, 4 layers, 4 heads, context 64, batch 16, AdamW lr 3e-4 wd 0.1) on random
-// tokens, times training steps and no-grad forwards, and — where /usr/bin/python3 imports torch — trains
-// the identical model in PyTorch (bench/engine_pytorch.py) in the same run for the ratio TKLLM / PyTorch.
-import { spawnSync } from 'node:child_process';
+// `npm run bench -- engine [--json] [--steps N] [--rounds N] [--warmup N] [--no-pytorch]`: trains the
+// reference GPT (vocabulary 2048, width 192, 4 layers, 4 heads, context 64, batch 16, AdamW lr 3e-4 wd
+// 0.1) on random tokens, times training steps and no-grad forwards, and — where /usr/bin/python3 imports
+// torch — trains the identical model in PyTorch (bench/engine_pytorch.py, same thread count) in the same
+// run for the ratio TKLLM / PyTorch.
+//
+// Fair under load: the machine is shared, so the timed steps are split into rounds, and each round runs
+// a block of TKLLM steps and a block of PyTorch steps back to back (ABBA order across rounds, so that a
+// load that rises or falls during the run favours neither). PyTorch waits in a server process between
+// its blocks, idle. The ratio compares the two engines over the same rounds.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Random } from '../src/core/index.js';
 import { AdamW, Gpt } from '../src/nn/index.js';
 import type { GptConfig } from '../src/nn/index.js';
-import { Tensor, crossEntropy, mean, noGrad } from '../src/tensor/index.js';
+import { Tensor, configureEngine, crossEntropy, mean, noGrad } from '../src/tensor/index.js';
 import type { BenchOptions, BenchResult } from './run.js';
 
 const CONFIG: GptConfig = { vocabSize: 2048, dModel: 192, nLayers: 4, nHeads: 4, contextLength: 64 };
@@ -22,12 +30,16 @@ interface Phases {
   optimizerMs: number;
 }
 
-interface PytorchResult {
-  trainTokensPerSecond: number;
-  trainTokensPerSecondMedian: number;
-  forwardTokensPerSecond: number;
+interface BlockResult {
+  stepMs: number[];
+  phasesMs?: Phases;
+  loss?: number;
+}
+
+interface PytorchInfo {
   torchVersion: string;
-  phasesMsPerStep: Phases;
+  threads: number;
+  parameters: number;
 }
 
 function intArg(args: string[], name: string, fallback: number): number {
@@ -66,15 +78,33 @@ function torchAvailable(): { ok: true } | { ok: false; why: string } {
   return { ok: true };
 }
 
-function runPytorch(warmup: number, steps: number): PytorchResult {
-  const script = join(here, 'engine_pytorch.py');
-  const child = spawnSync(PYTHON, [script, '--warmup', String(warmup), '--steps', String(steps)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
-  if (child.status !== 0) throw new Error(`engine_pytorch.py failed (${child.status}): ${child.stderr}`);
-  const last = child.stdout.trim().split('\n').pop() ?? '';
-  return JSON.parse(last) as PytorchResult;
+/** bench/engine_pytorch.py in --serve mode: warmed up once, then timed blocks on request. */
+class PytorchServer {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: AsyncIterator<string>;
+  private stderr = '';
+
+  constructor(warmup: number, threads: number) {
+    const script = join(here, 'engine_pytorch.py');
+    this.child = spawn(PYTHON, [script, '--serve', '--warmup', String(warmup), '--threads', String(threads)]);
+    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async next<T>(): Promise<T> {
+    const line = await this.lines.next();
+    if (line.done === true) throw new Error(`engine_pytorch.py stopped: ${this.stderr}`);
+    return JSON.parse(line.value) as T;
+  }
+
+  async run(kind: 'train' | 'forward', steps: number): Promise<BlockResult> {
+    this.child.stdin.write(`${kind} ${steps}\n`);
+    return this.next<BlockResult>();
+  }
+
+  close(): void {
+    this.child.stdin.end('quit\n');
+  }
 }
 
 function median(values: readonly number[]): number {
@@ -82,71 +112,135 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
+const total = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
 const round = (v: number, digits = 1): number => Number(v.toFixed(digits));
 
-/** Runs the engine benchmark and returns its figures (synchronous work: the tensor API is synchronous). */
-export function run(options: BenchOptions): Promise<BenchResult> {
-  return Promise.resolve(measure(options));
+/** Runs the engine benchmark and returns its figures. */
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const steps = intArg(options.args, '--steps', 20);
+  const rounds = intArg(options.args, '--rounds', 4);
+  if (steps === 0 || rounds === 0) throw new Error('--steps and --rounds must be at least 1');
+  const block = Math.max(1, Math.round(steps / rounds));
+  const warmup = intArg(options.args, '--warmup', 3);
+  const tokensPerStep = BATCH * CONFIG.contextLength;
+  // The same thread count on both sides: the tensor engine's current setting.
+  const threads = configureEngine({}).maxThreads;
+
+  const torch = options.args.includes('--no-pytorch')
+    ? { ok: false as const, why: 'skipped with --no-pytorch' }
+    : torchAvailable();
+  // Started first: PyTorch builds and warms up its model while this process builds its own.
+  const server = torch.ok ? new PytorchServer(warmup, threads) : null;
+  try {
+    return await measure(options, { block, rounds, warmup, tokensPerStep, threads, server, torch });
+  } finally {
+    server?.close();
+  }
 }
 
-function measure(options: BenchOptions): BenchResult {
-  const steps = intArg(options.args, '--steps', 10);
-  if (steps === 0) throw new Error('--steps must be at least 1');
-  const warmup = intArg(options.args, '--warmup', 3);
-  const withPytorch = !options.args.includes('--no-pytorch');
-  const tokensPerStep = BATCH * CONFIG.contextLength;
+interface Plan {
+  block: number;
+  rounds: number;
+  warmup: number;
+  tokensPerStep: number;
+  threads: number;
+  server: PytorchServer | null;
+  torch: { ok: true } | { ok: false; why: string };
+}
 
+async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> {
+  const { block, rounds, warmup, tokensPerStep, server } = plan;
   const model = new Gpt(CONFIG, { seed: 0 });
   const optimizer = new AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.1 });
   const batches = makeBatches(4, 0);
   options.log(
     `engine: GPT ${model.parameterCount()} parameters, batch ${BATCH} x ${CONFIG.contextLength}, ` +
-      `${warmup} warm-up + ${steps} timed steps`,
+      `${plan.threads} threads, ${warmup} warm-up + ${rounds} rounds x ${block} timed steps per engine`,
   );
 
   const phases: Phases = { forwardMs: 0, backwardMs: 0, optimizerMs: 0 };
-  const stepMs: number[] = [];
   let loss = NaN;
-  const trainStep = (i: number, timed: boolean): void => {
-    const { x, y } = batches[i % batches.length];
-    const t0 = performance.now();
-    const l = mean(crossEntropy(model.logits2d(x), y));
-    const t1 = performance.now();
-    l.backward();
-    const t2 = performance.now();
-    optimizer.step();
-    optimizer.zeroGrad();
-    const t3 = performance.now();
-    loss = l.item();
-    if (timed) {
-      phases.forwardMs += t1 - t0;
-      phases.backwardMs += t2 - t1;
-      phases.optimizerMs += t3 - t2;
-      stepMs.push(t3 - t0);
+  let counter = 0;
+  const trainBlock = (k: number, timed: boolean): number[] => {
+    const stepMs: number[] = [];
+    for (let s = 0; s < k; s++) {
+      const { x, y } = batches[counter++ % batches.length];
+      const t0 = performance.now();
+      const l = mean(crossEntropy(model.logits2d(x), y));
+      const t1 = performance.now();
+      l.backward();
+      const t2 = performance.now();
+      optimizer.step();
+      optimizer.zeroGrad();
+      const t3 = performance.now();
+      loss = l.item();
+      if (timed) {
+        phases.forwardMs += t1 - t0;
+        phases.backwardMs += t2 - t1;
+        phases.optimizerMs += t3 - t2;
+        stepMs.push(t3 - t0);
+      }
     }
+    return stepMs;
   };
-  for (let i = 0; i < warmup; i++) trainStep(i, false);
-  const start = performance.now();
-  for (let i = 0; i < steps; i++) trainStep(i, true);
-  const trainMs = performance.now() - start;
-  const trainTokensPerSecond = (tokensPerStep * steps) / (trainMs / 1000);
-  // The median step is less sensitive than the mean to other processes on a shared machine.
-  const trainTokensPerSecondMedian = (tokensPerStep * 1000) / median(stepMs);
-  options.log(
-    `engine: train ${trainTokensPerSecond.toFixed(0)} tokens/s, loss ${loss.toFixed(4)}; per step ` +
-      `forward ${(phases.forwardMs / steps).toFixed(1)} ms, backward ${(phases.backwardMs / steps).toFixed(1)} ms, ` +
-      `optimizer ${(phases.optimizerMs / steps).toFixed(1)} ms`,
-  );
+  const forwardBlock = (k: number): number[] => {
+    model.eval();
+    const stepMs = noGrad(() =>
+      Array.from({ length: k }, (_, i) => {
+        const t0 = performance.now();
+        model.forward(batches[i % batches.length].x);
+        return performance.now() - t0;
+      }),
+    );
+    model.train();
+    return stepMs;
+  };
 
-  model.eval();
-  const forwardMs = noGrad(() => {
-    for (let i = 0; i < warmup; i++) model.forward(batches[i % batches.length].x);
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) model.forward(batches[i % batches.length].x);
-    return performance.now() - t0;
-  });
-  const forwardTokensPerSecond = (tokensPerStep * steps) / (forwardMs / 1000);
-  options.log(`engine: forward (no grad) ${forwardTokensPerSecond.toFixed(0)} tokens/s`);
+  trainBlock(warmup, false);
+  forwardBlock(warmup);
+  let info: PytorchInfo | null = null;
+  if (server !== null) {
+    info = await server.next<PytorchInfo & { ready: boolean }>();
+  } else options.log(`engine: PyTorch comparison absent: ${plan.torch.ok ? '' : plan.torch.why}`);
+
+  // Rounds in ABBA order: TKLLM first in even rounds, PyTorch first in odd ones.
+  const ours = { train: [] as number[][], forward: [] as number[][] };
+  const theirs = { train: [] as BlockResult[], forward: [] as number[][] };
+  for (const kind of ['train', 'forward'] as const) {
+    for (let r = 0; r < rounds; r++) {
+      const runOurs = (): void => {
+        ours[kind].push(kind === 'train' ? trainBlock(block, true) : forwardBlock(block));
+      };
+      const runTheirs = async (): Promise<void> => {
+        if (server === null) return;
+        const result = await server.run(kind, block);
+        if (kind === 'train') theirs.train.push(result);
+        else theirs.forward.push(result.stepMs);
+      };
+      if (r % 2 === 0) {
+        runOurs();
+        await runTheirs();
+      } else {
+        await runTheirs();
+        runOurs();
+      }
+    }
+  }
+
+  const n = rounds * block;
+  const trainMs = ours.train.flat();
+  const forwardMs = ours.forward.flat();
+  const perSecond = (ms: readonly number[]): number => (tokensPerStep * ms.length * 1000) / total(ms);
+  const trainTokensPerSecond = perSecond(trainMs);
+  const forwardTokensPerSecond = perSecond(forwardMs);
+  // The median step is less sensitive than the mean to bursts of other work on a shared machine.
+  const trainTokensPerSecondMedian = (tokensPerStep * 1000) / median(trainMs);
+  options.log(
+    `engine: TKLLM train ${trainTokensPerSecond.toFixed(0)} tokens/s (median step ` +
+      `${trainTokensPerSecondMedian.toFixed(0)}), loss ${loss.toFixed(4)}; per step forward ` +
+      `${(phases.forwardMs / n).toFixed(1)} ms, backward ${(phases.backwardMs / n).toFixed(1)} ms, ` +
+      `optimizer ${(phases.optimizerMs / n).toFixed(1)} ms; forward (no grad) ${forwardTokensPerSecond.toFixed(0)} tokens/s`,
+  );
 
   const result: BenchResult = {
     trainTokensPerSecond: round(trainTokensPerSecond),
@@ -155,40 +249,53 @@ function measure(options: BenchOptions): BenchResult {
     peakRssMb: round(process.resourceUsage().maxRSS / 1024),
     parameters: model.parameterCount(),
     finalLoss: round(loss, 4),
-    steps,
+    threads: plan.threads,
+    steps: n,
+    rounds,
     warmupSteps: warmup,
     phasesMsPerStep: {
-      forward: round(phases.forwardMs / steps),
-      backward: round(phases.backwardMs / steps),
-      optimizer: round(phases.optimizerMs / steps),
+      forward: round(phases.forwardMs / n),
+      backward: round(phases.backwardMs / n),
+      optimizer: round(phases.optimizerMs / n),
     },
   };
+  if (server === null || info === null) return result;
 
-  const torch = withPytorch ? torchAvailable() : { ok: false as const, why: 'skipped with --no-pytorch' };
-  if (!torch.ok) {
-    options.log(`engine: PyTorch comparison absent: ${torch.why}`);
-    return result;
-  }
-  // Sequential, not concurrent: both sides get the same two cores.
-  const py = runPytorch(warmup, steps);
+  const pyTrainMs = theirs.train.flatMap((b) => b.stepMs);
+  const pyForwardMs = theirs.forward.flat();
+  const pyTrain = perSecond(pyTrainMs);
+  const pyTrainMedian = (tokensPerStep * 1000) / median(pyTrainMs);
+  const pyForward = perSecond(pyForwardMs);
+  const pyPhases = { forwardMs: 0, backwardMs: 0, optimizerMs: 0 };
+  for (const b of theirs.train)
+    for (const k of Object.keys(pyPhases) as (keyof Phases)[]) pyPhases[k] += b.phasesMs?.[k] ?? 0;
+  // Per round: the two engines' blocks ran back to back, under the same load.
+  const roundRatios = ours.train.map((ms, r) => round(total(theirs.train[r].stepMs) / total(ms), 3));
   options.log(
-    `engine: PyTorch ${py.torchVersion} train ${py.trainTokensPerSecond.toFixed(0)} tokens/s, forward ` +
-      `${py.forwardTokensPerSecond.toFixed(0)} tokens/s; per step forward ${py.phasesMsPerStep.forwardMs.toFixed(1)} ms, ` +
-      `backward ${py.phasesMsPerStep.backwardMs.toFixed(1)} ms, optimizer ${py.phasesMsPerStep.optimizerMs.toFixed(1)} ms`,
+    `engine: PyTorch ${info.torchVersion} (${info.threads} threads) train ${pyTrain.toFixed(0)} tokens/s ` +
+      `(median step ${pyTrainMedian.toFixed(0)}), forward ${pyForward.toFixed(0)} tokens/s; per step forward ` +
+      `${(pyPhases.forwardMs / n).toFixed(1)} ms, backward ${(pyPhases.backwardMs / n).toFixed(1)} ms, ` +
+      `optimizer ${(pyPhases.optimizerMs / n).toFixed(1)} ms`,
+  );
+  options.log(
+    `engine: ratio TKLLM / PyTorch ${(trainTokensPerSecond / pyTrain).toFixed(3)} ` +
+      `(per round ${roundRatios.join(', ')})`,
   );
   return {
     ...result,
-    pytorchTrainTokensPerSecond: round(py.trainTokensPerSecond),
-    pytorchForwardTokensPerSecond: round(py.forwardTokensPerSecond),
-    ratioVsPytorch: round(trainTokensPerSecond / py.trainTokensPerSecond, 3),
-    pytorchTrainTokensPerSecondMedian: round(py.trainTokensPerSecondMedian),
-    ratioVsPytorchMedian: round(trainTokensPerSecondMedian / py.trainTokensPerSecondMedian, 3),
-    forwardRatioVsPytorch: round(forwardTokensPerSecond / py.forwardTokensPerSecond, 3),
-    pytorchVersion: py.torchVersion,
+    pytorchTrainTokensPerSecond: round(pyTrain),
+    pytorchForwardTokensPerSecond: round(pyForward),
+    ratioVsPytorch: round(trainTokensPerSecond / pyTrain, 3),
+    ratioVsPytorchRounds: roundRatios,
+    pytorchTrainTokensPerSecondMedian: round(pyTrainMedian),
+    ratioVsPytorchMedian: round(trainTokensPerSecondMedian / pyTrainMedian, 3),
+    forwardRatioVsPytorch: round(forwardTokensPerSecond / pyForward, 3),
+    pytorchVersion: info.torchVersion,
+    pytorchThreads: info.threads,
     pytorchPhasesMsPerStep: {
-      forward: round(py.phasesMsPerStep.forwardMs),
-      backward: round(py.phasesMsPerStep.backwardMs),
-      optimizer: round(py.phasesMsPerStep.optimizerMs),
+      forward: round(pyPhases.forwardMs / n),
+      backward: round(pyPhases.backwardMs / n),
+      optimizer: round(pyPhases.optimizerMs / n),
     },
   };
 }

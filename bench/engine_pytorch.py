@@ -4,15 +4,18 @@ Configuration (must match the TypeScript benchmark): vocabulary 2048, width 192,
 context 64, batch 16, pre-norm blocks (LayerNorm -> causal multi-head attention with a fused qkv Linear
 and an output projection; LayerNorm -> MLP 4x with GELU), learned positional embedding, final LayerNorm,
 untied LM head without bias, no dropout, AdamW (lr 3e-4, weight decay 0.1), random tokens from a fixed
-seed, two threads. Prints one JSON line: trainTokensPerSecond, forwardTokensPerSecond (no_grad forward),
-and the phase times of the timed training steps.
+seed, two threads by default. Prints one JSON line: trainTokensPerSecond, forwardTokensPerSecond (no_grad
+forward), and the phase times of the timed training steps. With --serve it warms up, prints a ready line
+and then times blocks of steps on request, so that the TypeScript benchmark can interleave the two
+engines' measurements (a shared machine's load then hits both alike).
 
-Usage: /usr/bin/python3 bench/engine_pytorch.py [--warmup 3] [--steps 10] [--seed 0]
+Usage: /usr/bin/python3 bench/engine_pytorch.py [--warmup 3] [--steps 10] [--seed 0] [--threads 2] [--serve]
 """
 
 import argparse
 import json
 import math
+import sys
 import time
 
 import torch
@@ -86,6 +89,11 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="after warm-up, answer 'train K' / 'forward K' / 'quit' lines on stdin with one JSON line each",
+    )
     args = parser.parse_args()
 
     vocab, d_model, n_layers, n_heads, context, batch = 2048, 192, 4, 4, 64, 16
@@ -95,58 +103,78 @@ def main():
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
     gen = torch.Generator().manual_seed(args.seed)
     batches = [torch.randint(0, vocab, (batch, context + 1), generator=gen) for _ in range(4)]
+    counter = {"step": 0}
 
-    phases = {"forwardMs": 0.0, "backwardMs": 0.0, "optimizerMs": 0.0}
-    step_ms = []
-
-    def step(i, timed):
-        tokens = batches[i % len(batches)]
-        t0 = time.perf_counter()
-        logits = model(tokens[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, vocab), tokens[:, 1:].reshape(-1))
-        t1 = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        t2 = time.perf_counter()
-        optimizer.step()
-        t3 = time.perf_counter()
-        if timed:
+    def train(k):
+        """k timed training steps: per-step milliseconds, phase totals and the last loss."""
+        phases = {"forwardMs": 0.0, "backwardMs": 0.0, "optimizerMs": 0.0}
+        step_ms = []
+        loss_value = float("nan")
+        model.train()
+        for _ in range(k):
+            tokens = batches[counter["step"] % len(batches)]
+            counter["step"] += 1
+            t0 = time.perf_counter()
+            logits = model(tokens[:, :-1])
+            loss = F.cross_entropy(logits.reshape(-1, vocab), tokens[:, 1:].reshape(-1))
+            t1 = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            t2 = time.perf_counter()
+            optimizer.step()
+            t3 = time.perf_counter()
             phases["forwardMs"] += (t1 - t0) * 1000
             phases["backwardMs"] += (t2 - t1) * 1000
             phases["optimizerMs"] += (t3 - t2) * 1000
             step_ms.append((t3 - t0) * 1000)
-        return loss.item()
+            loss_value = loss.item()
+        return {"stepMs": step_ms, "phasesMs": phases, "loss": loss_value}
 
-    model.train()
-    for i in range(args.warmup):
-        step(i, False)
-    start = time.perf_counter()
-    for i in range(args.steps):
-        loss = step(i, True)
-    train_s = time.perf_counter() - start
+    def forward(k):
+        """k timed no-grad forwards in eval mode: per-step milliseconds."""
+        model.eval()
+        step_ms = []
+        with torch.no_grad():
+            for i in range(k):
+                t0 = time.perf_counter()
+                model(batches[i % len(batches)][:, :-1])
+                step_ms.append((time.perf_counter() - t0) * 1000)
+        model.train()
+        return {"stepMs": step_ms}
 
-    model.eval()
-    with torch.no_grad():
-        for i in range(args.warmup):
-            model(batches[i % len(batches)][:, :-1])
-        start = time.perf_counter()
-        for i in range(args.steps):
-            model(batches[i % len(batches)][:, :-1])
-        forward_s = time.perf_counter() - start
+    train(args.warmup)
+    forward(args.warmup)
+    info = {
+        "torchVersion": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+    if args.serve:
+        print(json.dumps({"ready": True, **info}), flush=True)
+        for line in sys.stdin:
+            words = line.split()
+            if not words or words[0] == "quit":
+                break
+            k = int(words[1])
+            result = train(k) if words[0] == "train" else forward(k)
+            print(json.dumps(result), flush=True)
+        return
 
     tokens_per_step = batch * context
+    trained = train(args.steps)
+    forwards = forward(args.steps)
+    step_ms = trained["stepMs"]
     print(
         json.dumps(
             {
-                "trainTokensPerSecond": tokens_per_step * args.steps / train_s,
+                "trainTokensPerSecond": tokens_per_step * 1000 * args.steps / sum(step_ms),
                 # The median step is less sensitive than the mean to other processes on a shared machine.
                 "trainTokensPerSecondMedian": tokens_per_step * 1000 / sorted(step_ms)[len(step_ms) // 2],
-                "forwardTokensPerSecond": tokens_per_step * args.steps / forward_s,
-                "parameters": sum(p.numel() for p in model.parameters()),
-                "finalLoss": loss,
-                "torchVersion": torch.__version__,
-                "threads": torch.get_num_threads(),
-                "phasesMsPerStep": {k: v / args.steps for k, v in phases.items()},
+                "forwardTokensPerSecond": tokens_per_step * 1000 * args.steps / sum(forwards["stepMs"]),
+                "finalLoss": trained["loss"],
+                "phasesMsPerStep": {k: v / args.steps for k, v in trained["phasesMs"].items()},
+                **info,
             }
         )
     )
