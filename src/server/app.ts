@@ -88,6 +88,9 @@ export type TkllmServer = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+const noKeysMessage =
+  'this server has no API keys configured; start it with --api-keys-file or TKLLM_API_KEYS';
+
 const statusOf: Record<ErrorCode, number> = {
   VALIDATION: 400,
   NOT_FOUND: 404,
@@ -186,7 +189,16 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
     if (key !== undefined) {
       const name = apiKeys?.identify(key);
       if (name === undefined)
-        return reply.code(401).send(errorBody('UNAUTHORIZED', 'the API key is not valid'));
+        return reply
+          .code(401)
+          .send(
+            errorBody(
+              'UNAUTHORIZED',
+              apiKeys === undefined || apiKeys.names.length === 0
+                ? noKeysMessage
+                : 'the API key is not valid',
+            ),
+          );
       request.apiKeyName = name;
     }
     return undefined;
@@ -217,7 +229,7 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
     if (request.routeOptions.config.write && request.apiKeyName === undefined) {
       const message =
         apiKeys === undefined || apiKeys.names.length === 0
-          ? 'this server has no API keys configured; start it with --api-keys-file or TKLLM_API_KEYS'
+          ? noKeysMessage
           : 'this endpoint changes data: send an API key (Authorization: Bearer <key> or X-API-Key)';
       return reply.code(401).send(errorBody('UNAUTHORIZED', message));
     }

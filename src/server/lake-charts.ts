@@ -1,5 +1,6 @@
 // Read-only chart queries for the studio, beside lakeStats: the plays histogram and hashtag trends.
 // TODO(issue 8): move these into src/lake's face once its owner takes them; the server should only call.
+import { ValidationError } from '../core/index.js';
 import type { Lake } from '../lake/index.js';
 
 /** Posts per power-of-ten band of plays (1-9, 10-99, ...), for the engagement distribution chart. */
@@ -18,8 +19,8 @@ export async function playsHistogram(lake: Lake): Promise<{ from: number; to: nu
 export type TrendBucket = 'day' | 'week' | 'month';
 
 /**
- * Posts per time bucket for the `tags` most used hashtags. A post's time is its posting time, or its first
- * observation where the export has no posting time (trending lists such as the bundled sample).
+ * Posts per time bucket for the `tags` most used hashtags: posts posted in the bucket or, for exports without
+ * posting times (trending lists such as the bundled sample), posts seen trending in the bucket.
  */
 export async function hashtagTrends(
   lake: Lake,
@@ -27,9 +28,12 @@ export async function hashtagTrends(
   bucket: TrendBucket,
 ): Promise<{ tag: string; posts: number; series: { start: string; posts: number }[] }[]> {
   const n = Math.max(1, Math.floor(tags));
+  if (!['day', 'week', 'month'].includes(bucket))
+    throw new ValidationError(`\`bucket\` must be day, week or month, got "${String(bucket)}"`);
   const rows = await lake.all(`WITH post_time AS (
-      SELECT p.post_key, coalesce(p.posted_at, min(s.observed_at)) AS t
-      FROM posts p LEFT JOIN snapshots s USING (post_key) GROUP BY p.post_key, p.posted_at),
+      SELECT post_key, posted_at AS t FROM posts WHERE posted_at IS NOT NULL
+      UNION ALL
+      SELECT s.post_key, s.observed_at FROM snapshots s JOIN posts p USING (post_key) WHERE p.posted_at IS NULL),
     top AS (SELECT tag, count(DISTINCT post_key)::INTEGER AS posts FROM hashtags
       GROUP BY tag ORDER BY posts DESC, tag LIMIT ${n})
     SELECT top.tag, top.posts AS total, strftime(date_trunc('${bucket}', pt.t), '%Y-%m-%d') AS start,

@@ -41,10 +41,13 @@ export function generateRoutes(context: ServerContext): FastifyPluginCallbackTyp
           response: { 200: GenerateResponse, ...errors(400, 413, 429, 503) },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const model = requireModel(generator, noGeneratorMessage);
         const abort = new AbortController();
-        request.raw.once('close', () => abort.abort());
+        // The response's close (not the request's, which closes once the body is read) means the client left.
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) abort.abort();
+        });
         const candidates: GeneratedCandidate[] = [];
         for await (const event of model.generate(toRequest(request.body), abort.signal))
           if (event.type === 'candidate') candidates.push(event.candidate);
