@@ -266,6 +266,49 @@ export class MaskCursor {
   }
 }
 
+/** What `maskingProcessor` needs to know about the step it shapes (a subset of the sampler's context). */
+export interface MaskingContext {
+  /** Index of the candidate in the batch. */
+  candidate: number;
+  /** Generation step, 0 for the first new token. */
+  step: number;
+  /** Tokens generated so far by this candidate (prompt excluded). */
+  generated: readonly number[];
+}
+
+/** Options of `maskingProcessor`. */
+export interface MaskingProcessorOptions {
+  /** The sampler's token limit: the step before it is the last, where `last` masking applies. */
+  maxNewTokens?: number;
+  /** Text each candidate will be checked with before its generated text (default none). */
+  prefix?: string;
+}
+
+/**
+ * A logits processor for a batched sampler: keeps one cursor per candidate, advances it by the tokens
+ * generated since the last call and sets the banned tokens' logits to -Infinity. A call at step 0 starts
+ * the candidate afresh, so one processor serves successive generations.
+ * @example
+ * sampleScripts(model, tok, { maxNewTokens: 60, logitsProcessors: [maskingProcessor(mask, { maxNewTokens: 60 })] });
+ */
+export function maskingProcessor(
+  mask: BannedSequenceMask,
+  options: MaskingProcessorOptions = {},
+): (logits: Float32Array, context: MaskingContext) => void {
+  const cursors = new Map<number, { cursor: MaskCursor; consumed: number }>();
+  return (logits, context) => {
+    let entry = cursors.get(context.candidate);
+    if (entry === undefined || context.step === 0 || context.generated.length < entry.consumed) {
+      entry = { cursor: mask.start(options.prefix), consumed: 0 };
+      cursors.set(context.candidate, entry);
+    }
+    for (; entry.consumed < context.generated.length; entry.consumed++)
+      entry.cursor.advance(context.generated[entry.consumed]);
+    const last = options.maxNewTokens !== undefined && context.step >= options.maxNewTokens - 1;
+    entry.cursor.apply(logits, { last });
+  };
+}
+
 /**
  * GPT-2 byte-level BPE token strings (bytes written as printable characters) to byte pieces; tokens in
  * `special` (and any that are not byte-level strings) become null pieces that add no text.

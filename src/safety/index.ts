@@ -26,8 +26,14 @@ export {
 export type { PolicyHit, PolicyVerdict, CheckPolicyOptions, CheckPolicyCallOptions } from './policy.js';
 export { PolicyPenalty, withoutCues } from './penalty.js';
 export type { PolicyPenaltyOptions, PenaltyResult, PenaltyInputs } from './penalty.js';
-export { BannedSequenceMask, MaskCursor, byteLevelPieces } from './decoding-mask.js';
-export type { BannedSequenceMaskOptions, MaskStepOptions, VocabPiece } from './decoding-mask.js';
+export { BannedSequenceMask, MaskCursor, byteLevelPieces, maskingProcessor } from './decoding-mask.js';
+export type {
+  BannedSequenceMaskOptions,
+  MaskStepOptions,
+  VocabPiece,
+  MaskingContext,
+  MaskingProcessorOptions,
+} from './decoding-mask.js';
 export { canonicalize } from './canonical.js';
 export { recordAudit, readAudit, auditSchema, AUDIT_TABLE } from './audit.js';
 export type { AuditRecord, AuditCandidate, AuditRow, ReadAuditOptions } from './audit.js';
