@@ -4,7 +4,7 @@ import type { TextEncoder } from './embedding.js';
 import { absent, checkWidths, rowGroups, type RowGroups } from './groups.js';
 import { loadHistory, type History } from './history.js';
 import { mediaFeatures, type MediaOptions } from './media.js';
-import { groupNamesFor, resolveEncoder } from './names.js';
+import { groupNamesFor, loadStoredEncoder } from './names.js';
 import { ensureFeatureSchema } from './store.js';
 import { analyseText } from './text.js';
 import {
@@ -14,7 +14,6 @@ import {
   type FeatureGroupName,
   type FeatureMatrix,
 } from './types.js';
-import { silentProgress } from '../core/index.js';
 
 /** Options of `openFeatureContext`. */
 export interface FeatureContextOptions {
@@ -49,7 +48,8 @@ export async function openFeatureContext(
 ): Promise<FeatureContext> {
   await ensureFeatureSchema(lake);
   const history = await loadHistory(lake);
-  const encoder = await resolveEncoder(lake, options.encoder, silentProgress);
+  // Drafts use the encoder the stored features were made with; a lake never extracted has none.
+  const encoder = options.encoder ?? (await loadStoredEncoder(lake));
   const names = groupNamesFor(encoder?.dimensions ?? 0);
   const widths = Object.fromEntries(featureGroupNames.map((g) => [g, names[g].length])) as Record<
     FeatureGroupName,

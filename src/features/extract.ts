@@ -5,6 +5,7 @@ import type { TextEncoder } from './embedding.js';
 import { checkWidths, extractorVersion, rowGroups, type RowGroups } from './groups.js';
 import { loadHistory, type History, type HistoryPost } from './history.js';
 import { groupNamesFor, resolveEncoder } from './names.js';
+import type { PpmiConfig } from './ppmi.js';
 import {
   ensureFeatureSchema,
   inputHashSql,
@@ -22,6 +23,10 @@ export interface ExtractOptions {
   force?: boolean;
   /** Text encoder for the embedding group; default: the lake's own PPMI + SVD encoder (fitted if missing). */
   encoder?: TextEncoder;
+  /** Fit the lake's PPMI + SVD encoder again (every embedding is then recomputed). */
+  refitEncoder?: boolean;
+  /** Settings of the PPMI + SVD encoder when one is fitted. */
+  ppmi?: Partial<PpmiConfig>;
   /** Media decoding settings (ffmpeg path); posts whose media is not a local file get no media groups. */
   media?: MediaOptions;
 }
@@ -57,7 +62,14 @@ export async function extractFeatures(lake: Lake, options: ExtractOptions = {}):
   try {
     await ensureFeatureSchema(lake);
     progress.update(0, undefined, 'features: reading the lake');
-    const encoder = await resolveEncoder(lake, options.encoder, progress);
+    let loaded: History | undefined;
+    const history = async () => (loaded ??= await loadHistory(lake));
+    const { encoder, fitted } = await resolveEncoder(
+      lake,
+      { encoder: options.encoder, refit: options.refitEncoder, ppmi: options.ppmi },
+      history,
+      progress,
+    );
     const hashes = await lake.all(`
       SELECT h.post_key, h.input_hash, f.input_hash AS stored_hash, f.extractor_version
       FROM (${inputHashSql}) h LEFT JOIN feature_posts f USING (post_key)`);
@@ -88,11 +100,11 @@ export async function extractFeatures(lake: Lake, options: ExtractOptions = {}):
     };
     if (changed.size === 0) return { ...report, seconds: (performance.now() - started) / 1000 };
 
-    const history = await loadHistory(lake);
+    const hist = await history();
     // A changed post changes the history of every post after it, so recompute from the earliest change on.
     let earliest = Number.POSITIVE_INFINITY;
-    for (const key of changed) earliest = Math.min(earliest, history.byKey.get(key)?.time ?? earliest);
-    const todo = history.posts.filter((p) => changed.has(p.key) || p.time >= earliest);
+    for (const key of changed) earliest = Math.min(earliest, hist.byKey.get(key)?.time ?? earliest);
+    const todo = hist.posts.filter((p) => changed.has(p.key) || p.time >= earliest);
     const names = groupNamesFor(encoder?.dimensions ?? 0);
     const widths = Object.fromEntries(featureGroupNames.map((g) => [g, names[g].length])) as Record<
       FeatureGroupName,
@@ -102,16 +114,16 @@ export async function extractFeatures(lake: Lake, options: ExtractOptions = {}):
     const rows: StoredRow[] = [];
     for (let i = 0; i < todo.length; i++) {
       const post = todo[i];
-      const extras = await postExtras(history, post, options.media, report);
+      const extras = await postExtras(hist, post, options.media, report);
       const emb = embeddings?.[i];
-      const groups = rowGroups(history, subjectOf(post), emb ? { ...extras, embedding: emb } : extras);
+      const groups = rowGroups(hist, subjectOf(post), emb ? { ...extras, embedding: emb } : extras);
       checkWidths(groups, widths);
       for (const g of featureGroupNames) if (groups[g].present) present[g]++;
       rows.push({ key: post.key, hash: current.get(post.key) ?? '', refTime: post.time, groups });
       if (i % 256 === 0) progress.update(i, todo.length, 'features: computing');
     }
     progress.update(todo.length, todo.length, 'features: storing');
-    await writeFeatureRows(lake, rows, names, extractorVersion);
+    await writeFeatureRows(lake, rows, names, extractorVersion, fitted);
     return {
       ...report,
       computed: rows.length,

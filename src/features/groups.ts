@@ -65,7 +65,10 @@ export function rowGroups(history: History, subject: Subject, extras: RowExtras)
     text: { present: true, values: a.text },
     hook: { present: true, values: [...a.hook, ...history.hookNorms(subject)] },
     emotion: { present: true, values: a.emotion },
-    embedding: extras.embedding ? { present: true, values: Array.from(extras.embedding) } : absent,
+    // A text with no word the encoder knows has no embedding (absent), rather than a zero vector.
+    embedding: extras.embedding?.some((v) => v !== 0)
+      ? { present: true, values: Array.from(extras.embedding) }
+      : absent,
     trend,
     replicability: { present: true, values: history.replicability(subject) },
     creator: { present: true, values: history.creator(subject, extras.timeIsFirstSeen) },

@@ -17,3 +17,7 @@ export { earlyWindowsHours } from './behaviour.js';
 export { featureSchema } from './store.js';
 export type { MediaOptions } from './media.js';
 export { analyseText } from './text.js';
+export { fitPpmi, PpmiTextEncoder, defaultPpmiConfig } from './ppmi.js';
+export type { PpmiConfig, PpmiModel } from './ppmi.js';
+export { OnnxTextEncoder } from './onnx-encoder.js';
+export type { OnnxEncoderOptions } from './onnx-encoder.js';

@@ -3,6 +3,7 @@ import { DuckDBListType, DuckDBTimestampValue, FLOAT, VARCHAR, type DuckDBAppend
 import { ModelStateError } from '../core/index.js';
 import type { Lake, Migration } from '../lake/index.js';
 import type { RowGroups } from './groups.js';
+import { PpmiTextEncoder, type PpmiModel } from './ppmi.js';
 import {
   featureGroupNames,
   type FeatureGroupMatrix,
@@ -92,6 +93,7 @@ export async function writeFeatureRows(
   rows: readonly StoredRow[],
   names: Record<FeatureGroupName, readonly string[]>,
   version: number,
+  encoder?: PpmiModel,
 ): Promise<void> {
   await lake.transaction(async () => {
     await lake.run('CREATE OR REPLACE TEMP TABLE feature_recompute (post_key VARCHAR NOT NULL)');
@@ -126,6 +128,7 @@ export async function writeFeatureRows(
           a.endRow();
         }
     });
+    if (encoder) await storeEncoder(lake, encoder);
     await lake.run(`DELETE FROM feature_names WHERE extractor_version = ${version}`);
     await append(lake, 'feature_names', (a) => {
       for (const g of featureGroupNames) {
@@ -135,6 +138,20 @@ export async function writeFeatureRows(
         a.endRow();
       }
     });
+  });
+}
+
+async function storeEncoder(lake: Lake, model: PpmiModel): Promise<void> {
+  const id = new PpmiTextEncoder(model).id;
+  await lake.run(`DELETE FROM feature_encoders WHERE kind = 'ppmi-svd'`);
+  await append(lake, 'feature_encoders', (a) => {
+    a.appendVarchar(id);
+    a.appendVarchar('ppmi-svd');
+    a.appendTimestamp(new DuckDBTimestampValue(micros(Date.now())));
+    a.appendVarchar(JSON.stringify({ ...model.config, counts: model.counts }));
+    a.appendList(model.vocab, new DuckDBListType(VARCHAR));
+    a.appendList(Array.from(model.vectors), floatList);
+    a.endRow();
   });
 }
 

@@ -126,6 +126,12 @@ const imperativeVerbs = new Set([
   'keep',
 ]);
 
+/** Lower-case words of a text, without links, hashtags and mentions (the embedding's tokens). */
+export function tokenize(text: string): string[] {
+  const clean = text.replace(urlRe, ' ').replace(hashtagRe, ' ').replace(mentionRe, ' ');
+  return (clean.match(wordRe) ?? []).map((w) => w.toLowerCase().replace(/’/g, "'"));
+}
+
 /** Splits a script into non-empty sentences. */
 export function splitSentences(text: string): string[] {
   const out: string[] = [];
