@@ -24,3 +24,35 @@ export type {
 export { freshLabels } from './feedback.js';
 export type { FeedbackSink, FreshLabelsOptions, LabelledPost } from './feedback.js';
 export { experimentSteps } from './schema.js';
+export { summarize, welchTTest, bootstrapLift, sampleRatioMismatch } from './statistics.js';
+export type {
+  BootstrapOptions,
+  LiftInterval,
+  SampleRatioCheck,
+  SampleSummary,
+  WelchResult,
+} from './statistics.js';
+export { sequentialDifference, sequentialPValue, sequentialMethod } from './sequential.js';
+export type { SequentialOptions, SequentialPoint } from './sequential.js';
+export { kpis, kpiExpressions, parseKpi } from './kpis.js';
+export type { Kpi } from './kpis.js';
+export { experimentReport } from './report.js';
+export type {
+  ArmComparison,
+  ArmSummary,
+  ExperimentReport,
+  KpiReport,
+  ReportOptions,
+  SeriesPoint,
+} from './report.js';
+export { renderKpiChart } from './chart.js';
+export type { ChartOptions } from './chart.js';
+export { calibrateSimulator, EngagementSimulator, simulatedMetrics } from './simulator.js';
+export type {
+  CalibrateOptions,
+  EngagementModel,
+  RateFit,
+  SimulatedMetric,
+  SimulateExperimentOptions,
+  SimulatorOptions,
+} from './simulator.js';

@@ -4,7 +4,7 @@ import { getExperiment, type Experiment } from './experiment.js';
 import type { Horizon } from './events.js';
 import { kpiExpressions, kpis as allKpis, type Kpi } from './kpis.js';
 import { sequentialDifference, sequentialMethod, sequentialPValue } from './sequential.js';
-import { sql } from './sql.js';
+import { sql, text } from './sql.js';
 import {
   bootstrapLift,
   sampleRatioMismatch,
@@ -111,7 +111,7 @@ async function loadUnits(lake: Lake, experiment: Experiment, horizon: number): P
   const values = Object.fromEntries(allKpis.map((k) => [k, [] as (number | null)[]])) as UnitRows['values'];
   const out: UnitRows = { arm: [], time: [], values };
   for (const row of rows) {
-    out.arm.push(String(row.arm));
+    out.arm.push(text(row.arm));
     out.time.push(Number(row.t));
     for (const k of allKpis) values[k].push(row[k] === null ? null : Number(row[k]));
   }
@@ -165,7 +165,7 @@ export async function experimentReport(
     if (check.mismatch)
       warnings.push(
         `sample ratio mismatch: units per arm ${check.observed.join(' / ')} against expected ` +
-          `${check.expected.map((e) => e.toFixed(0)).join(' / ')} (p = ${check.pValue.toExponential(2)}): ` +
+          `${check.expected.map((e) => e.toFixed(0)).join(' / ')} (p ${check.pValue < 1e-12 ? '< 1e-12' : `= ${check.pValue.toExponential(2)}`}): ` +
           'check assignment and event logging before trusting any effect',
       );
   }

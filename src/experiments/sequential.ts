@@ -47,8 +47,9 @@ function radiusFactor(t: number, rho2: number, alpha: number): number {
 
 /**
  * Confidence sequence for the difference of arm means, from outcomes in arrival order. Unit i's
- * pseudo-outcome is y_i (T_i/p - (1 - T_i)/(1 - p)) with p the design's treatment share; its mean is the
- * difference of arm means, and the asymptotic confidence sequence of that mean is returned at each checkpoint.
+ * pseudo-outcome is (y_i - m_{i-1}) (T_i/p - (1 - T_i)/(1 - p)), with p the design's treatment share and
+ * m_{i-1} the mean of the earlier outcomes; its mean is the difference of arm means, and the asymptotic
+ * confidence sequence of that mean is returned at each checkpoint.
  */
 export function sequentialDifference(
   outcomes: ArrayLike<number>,
@@ -69,8 +70,13 @@ export function sequentialDifference(
   const points: SequentialPoint[] = [];
   let mean = 0;
   let m2 = 0;
+  // Centring each outcome on the mean of the outcomes before it (a predictable baseline) keeps the
+  // pseudo-outcome's expectation at the difference, since E[T/p - (1-T)/(1-p)] = 0, and removes the
+  // mean^2 term that the split's noise would otherwise add to its variance.
+  let baseline = 0;
   for (let i = 0; i < outcomes.length; i++) {
-    const y = outcomes[i] ?? 0;
+    const y = (outcomes[i] ?? 0) - baseline;
+    baseline += y / (i + 1);
     const phi = isTreatment[i] ? y / p : -y / (1 - p);
     const delta = phi - mean;
     mean += delta / (i + 1);

@@ -118,9 +118,9 @@ describe('sequentialDifference', () => {
     const treated = Array.from({ length: 2000 }, () => random.next() < 0.5);
     const values = treated.map((t) => random.normal() + (t ? 0.3 : 0));
     const [last] = sequentialDifference(values, treated, { treatmentShare: 0.5 });
-    expect(last!.low).toBeGreaterThan(0);
-    expect(last!.low).toBeLessThan(0.3);
-    expect(last!.high).toBeGreaterThan(0.3);
+    expect(last.low).toBeGreaterThan(0);
+    expect(last.low).toBeLessThan(0.3);
+    expect(last.high).toBeGreaterThan(0.3);
     expect(sequentialPValue(values, treated, { treatmentShare: 0.5 })).toBeLessThan(0.01);
   });
 
