@@ -150,7 +150,7 @@ describe('ops endpoints', () => {
     expect(metrics).toMatch(/tkllm_queue_depth\{queue="score"\} 0/);
     expect(metrics).toMatch(/tkllm_batch_size_count\{queue="score"\} 1/);
     expect(metrics).toMatch(/tkllm_model_info\{kind="scorer",version="vs-test-1"\} 1/);
-    expect(metrics).toMatch(/tkllm_lake_queue_depth \d/);
+    expect(metrics).toMatch(/tkllm_queue_depth\{queue="lake"\} 0/);
     expect(metrics).toMatch(/tkllm_process_cpu_seconds_total/);
   });
 

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -20,14 +19,14 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { Gauge } from 'prom-client';
 import { TkllmError, type ErrorCode } from '../core/index.js';
 import type { Lake } from '../lake/index.js';
 import { presentedKey, type ApiKeyStore } from './api-keys.js';
-import { Batcher } from './batcher.js';
 import { LakeGate } from './lake-gate.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
-import type { Draft, DraftScore, DraftScorer, ScriptGenerator } from './models.js';
+import type { DraftScorer, ScriptGenerator } from './models.js';
+import { packageRoot } from './paths.js';
+import { ScoreService } from './score-service.js';
 import { generateRoutes } from './routes/generate.js';
 import { lakeRoutes } from './routes/lake.js';
 import { opsRoutes } from './routes/ops.js';
@@ -38,6 +37,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route changes state: it needs an API key. */
     write?: boolean;
+  }
+  interface FastifyInstance {
+    /** The batched path to the ViralScore estimator, shared with the gRPC scorer. */
+    scoreService: ScoreService;
   }
   interface FastifyRequest {
     /** Name of the API key the request presented, when it presented a valid one. */
@@ -73,9 +76,8 @@ export interface ServerOptions {
 export interface ServerContext {
   gate: LakeGate;
   metrics: ServerMetrics;
-  scorer: DraftScorer | undefined;
+  scores: ScoreService;
   generator: ScriptGenerator | undefined;
-  scoreBatcher: Batcher<Draft, DraftScore> | undefined;
   uploadLimitBytes: number;
 }
 
@@ -102,13 +104,8 @@ const statusOf: Record<ErrorCode, number> = {
 };
 
 /** The built studio beside this package (web/dist), whether this file runs from src/ or from dist/src/. */
-export function defaultStudioDir(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'web', 'dist');
-    dir = dirname(dir);
-  }
-  return null;
+export function defaultStudioDir(): string {
+  return join(packageRoot(), 'web', 'dist');
 }
 
 /**
@@ -134,39 +131,16 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
   } = options;
   const studioDir = options.studioDir === undefined ? defaultStudioDir() : options.studioDir;
   const app = Fastify({ logger, bodyLimit: bodyLimitBytes }).withTypeProvider<TypeBoxTypeProvider>();
-  const metrics = createMetrics();
   const gate = new LakeGate(lake);
+  const scores = new ScoreService(scorer, {
+    ...scoreBatch,
+    onBatch: (size) => metrics.batchSize.observe({ queue: 'score' }, size),
+  });
+  const metrics = createMetrics({ score: () => scores.depth, lake: () => gate.depth });
   if (scorer) metrics.modelInfo.set({ kind: 'scorer', version: scorer.version }, 1);
   if (generator) metrics.modelInfo.set({ kind: 'generator', version: generator.version }, 1);
-  const context: ServerContext = {
-    gate,
-    metrics,
-    scorer,
-    generator,
-    uploadLimitBytes,
-    scoreBatcher:
-      scorer &&
-      new Batcher<Draft, DraftScore>({
-        run: (drafts) => scorer.score(drafts),
-        maxBatchSize: scoreBatch.maxBatchSize ?? 64,
-        maxWaitMs: scoreBatch.maxWaitMs ?? 2,
-        onDepth: (depth) => metrics.queueDepth.set({ queue: 'score' }, depth),
-        onBatch: (size) => metrics.batchSize.observe({ queue: 'score' }, size),
-      }),
-  };
-  metrics.queueDepth.set({ queue: 'score' }, 0);
-  // The lake queue's depth is read when Prometheus scrapes rather than pushed on every request.
-  metrics.registry.registerMetric(
-    new Gauge({
-      name: 'tkllm_lake_queue_depth',
-      help: 'Requests waiting for or holding the lake connection',
-      registers: [],
-      collect() {
-        this.set(gate.depth);
-      },
-    }),
-  );
-
+  const context: ServerContext = { gate, metrics, scores, generator, uploadLimitBytes };
+  app.decorate('scoreService', scores);
   for (const schema of sharedSchemas) app.addSchema(schema);
   // Query strings arrive as text and are coerced to the schema's types; JSON bodies are taken as sent, so
   // `{"text": 1}` is a 400 naming `text` rather than the draft "1".

@@ -21,3 +21,7 @@ export type {
   ScriptGenerator,
   Subscores,
 } from './models.js';
+export { ScoreService } from './score-service.js';
+export type { ScoreServiceOptions } from './score-service.js';
+export { loadViralScoreProto, startGrpcScorer, viralScoreProtoPath } from './grpc.js';
+export type { GrpcScorer, GrpcScorerOptions } from './grpc.js';

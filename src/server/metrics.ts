@@ -10,8 +10,11 @@ export interface ServerMetrics {
   ingestedRows: Counter<'outcome'>;
 }
 
-/** Creates the registry with the request, queue, batch and model metrics and Node's process metrics. */
-export function createMetrics(): ServerMetrics {
+/**
+ * Creates the registry with the request, queue, batch and model metrics and Node's process metrics. Queue
+ * depths are read from `queues` when Prometheus scrapes, rather than pushed on every change.
+ */
+export function createMetrics(queues: Record<string, () => number> = {}): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tkllm_' });
   return {
@@ -26,9 +29,12 @@ export function createMetrics(): ServerMetrics {
     }),
     queueDepth: new Gauge({
       name: 'tkllm_queue_depth',
-      help: 'Items waiting for or inside a running batch, by queue',
+      help: 'Requests or items waiting for or holding a queue: score (drafts in scorer batches), lake (the connection)',
       labelNames: ['queue'],
       registers: [registry],
+      collect() {
+        for (const [queue, depth] of Object.entries(queues)) this.set({ queue }, depth());
+      },
     }),
     batchSize: new Histogram({
       name: 'tkllm_batch_size',

@@ -4,7 +4,7 @@ import { Health, ModelsResponse, Readiness } from '../schemas.js';
 
 /** Health, readiness, metrics, the OpenAPI document and the loaded models. */
 export function opsRoutes(context: ServerContext): FastifyPluginCallbackTypebox {
-  const { gate, metrics, scorer, generator } = context;
+  const { gate, metrics, scores, generator } = context;
   return (app, _options, done) => {
     const unlimited = { rateLimit: false } as const;
 
@@ -37,7 +37,7 @@ export function opsRoutes(context: ServerContext): FastifyPluginCallbackTypebox 
         const body = {
           ready: lake === 'ok',
           lake,
-          scorer: scorer !== undefined,
+          scorer: scores.available,
           generator: generator !== undefined,
         };
         return reply.code(body.ready ? 200 : 503).send(body);
@@ -60,7 +60,7 @@ export function opsRoutes(context: ServerContext): FastifyPluginCallbackTypebox 
         },
       },
       () => ({
-        scorer: { loaded: scorer !== undefined, version: scorer?.version ?? null },
+        scorer: { loaded: scores.available, version: scores.available ? scores.version : null },
         generator: { loaded: generator !== undefined, version: generator?.version ?? null },
       }),
     );

@@ -1,16 +1,14 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { ServerContext } from '../app.js';
-import { noScorerMessage, requireModel, type Draft } from '../models.js';
+import { noScorerMessage } from '../models.js';
 import { DraftBody, ScoreBatchBody, ScoreBatchResponse, ScoreResponse } from '../schemas.js';
 
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Error')]));
 
 /** POST /v1/score and /v1/score/batch: ViralScore with its five subscores and guidance, batched across requests. */
 export function scoreRoutes(context: ServerContext): FastifyPluginCallbackTypebox {
-  const { scorer, scoreBatcher } = context;
-  // One path for both routes and for gRPC: drafts of concurrent requests share the scorer's batches.
-  const scoreDrafts = (drafts: Draft[]) => requireModel(scoreBatcher, noScorerMessage).submitMany(drafts);
+  const { scores } = context;
 
   return (app, _options, done) => {
     app.post(
@@ -25,8 +23,8 @@ export function scoreRoutes(context: ServerContext): FastifyPluginCallbackTypebo
         },
       },
       async (request) => {
-        const [score] = await scoreDrafts([request.body]);
-        return { modelVersion: requireModel(scorer, noScorerMessage).version, score: score };
+        const [score] = await scores.score([request.body]);
+        return { modelVersion: scores.version, score: score };
       },
     );
 
@@ -42,8 +40,8 @@ export function scoreRoutes(context: ServerContext): FastifyPluginCallbackTypebo
         },
       },
       async (request) => ({
-        scores: await scoreDrafts(request.body.drafts),
-        modelVersion: requireModel(scorer, noScorerMessage).version,
+        scores: await scores.score(request.body.drafts),
+        modelVersion: scores.version,
       }),
     );
     done();
