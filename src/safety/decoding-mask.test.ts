@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../core/index.js';
-import { BannedSequenceMask, byteLevelPieces, type VocabPiece } from './decoding-mask.js';
+import { BannedSequenceMask, byteLevelPieces, maskingProcessor, type VocabPiece } from './decoding-mask.js';
 import { bannedTermsPack } from './pack.js';
 import { Policy } from './policy.js';
 import { Utf8Stream } from './utf8.js';
@@ -42,19 +42,28 @@ const pieces: VocabPiece[] = [
   Uint8Array.of(0xa9), // second byte of "é"
   Uint8Array.of(0xff), // never valid UTF-8
   'cafe',
+  null, // 33: a special token such as <|body|>
 ];
+const SPECIAL = 33;
 const EOS = 0;
 const packs = [bannedTermsPack(['bad', 'evil*', 'no go', 'café'], 'toy')];
 const policy = Policy.compile(packs);
 
+/** Decodes like the LM tokenizer: a special token adds no text and ends an unfinished UTF-8 sequence. */
 function decode(ids: readonly number[]): string {
-  const bytes: number[] = [];
+  let text = '';
+  let bytes: number[] = [];
+  const flush = () => {
+    text += new TextDecoder().decode(Uint8Array.from(bytes));
+    bytes = [];
+  };
   for (const id of ids) {
-    const piece = pieces[id];
-    if (piece === null || piece === undefined) continue;
-    bytes.push(...(typeof piece === 'string' ? new TextEncoder().encode(piece) : piece));
+    const piece = pieces[id]!;
+    if (piece === null) flush();
+    else bytes.push(...(typeof piece === 'string' ? new TextEncoder().encode(piece) : piece));
   }
-  return new TextDecoder().decode(Uint8Array.from(bytes));
+  flush();
+  return text;
 }
 
 /** Samples uniformly among the tokens the mask allows, ending at EOS or after `maxTokens`. */
@@ -92,7 +101,7 @@ describe('BannedSequenceMask', () => {
       if (policy.check(text).hits.length > 0) leaks.push(text);
     }
     expect(leaks).toEqual([]);
-    // Measured: 348 of 1,000 plain candidates held a banned term with this seed.
+    // Measured: 353 of 1,000 plain candidates held a banned term with this seed.
     expect(plainHits).toBeGreaterThan(200);
   });
 
@@ -126,6 +135,14 @@ describe('BannedSequenceMask', () => {
     expect(mask.bannedTokenIds('cafe')).toContain(EOS);
   });
 
+  it('masks a special token that would end a half character right after a banned word', () => {
+    // "bad" + the first byte of "é": a special token now makes that byte U+FFFD, a separator after "bad".
+    const cursor = mask().start('bad');
+    cursor.advance(29);
+    expect(cursor.banned()).toContain(SPECIAL);
+    expect(mask().start('ok').advance(29).banned()).not.toContain(SPECIAL);
+  });
+
   it('does not mask a banned word inside a longer word, nor anything in clean text', () => {
     const mask = new BannedSequenceMask(pieces, { policy, endTokenIds: [EOS] });
     expect(mask.bannedTokenIds('badx')).toEqual([]);
@@ -147,6 +164,25 @@ describe('BannedSequenceMask', () => {
     expect(extra.start('ok').canEnd()).toBe(false);
     expect(mask().start('ok').canEnd()).toBe(true);
     expect(() => new BannedSequenceMask(pieces, { policy, terms: ['!!'] })).toThrow(/no letters or digits/);
+  });
+
+  it('works as a batched sampler’s logits processor, one cursor per candidate', () => {
+    const processor = maskingProcessor(mask(), { maxNewTokens: 4 });
+    const ids = (s: string) => [...s].map((ch) => pieces.indexOf(ch));
+    const shaped = (candidate: number, step: number, generated: number[]) => {
+      const logits = new Float32Array(pieces.length);
+      processor(logits, { candidate, step, generated });
+      return logits;
+    };
+    expect(shaped(0, 0, [])[pieces.indexOf(' ')]).toBe(0);
+    expect(shaped(1, 0, [])[pieces.indexOf(' ')]).toBe(0);
+    // Candidate 0 has written "bad": a separator would complete it; candidate 1 wrote "bax", which is fine.
+    expect(shaped(0, 3, ids('bad'))[pieces.indexOf(' ')]).toBe(Number.NEGATIVE_INFINITY);
+    expect(shaped(1, 3, ids('bax'))[pieces.indexOf(' ')]).toBe(0);
+    // The last step (maxNewTokens - 1) also masks what would leave "bad" at the end.
+    expect(shaped(1, 3, ids('ba'))[pieces.indexOf('d')]).toBe(Number.NEGATIVE_INFINITY);
+    // Step 0 starts a new generation.
+    expect(shaped(0, 0, [])[pieces.indexOf(' ')]).toBe(0);
   });
 
   it('reads GPT-2 byte-level token strings as bytes', () => {

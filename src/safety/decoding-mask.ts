@@ -7,7 +7,8 @@ import { Utf8Stream } from './utf8.js';
 
 /**
  * A token's text piece: a string, its UTF-8 bytes (byte-level BPE pieces may be parts of a character), or
- * null for a special token that adds no text.
+ * null for a special token that adds no text. Like the LM tokenizer's `decode`, a special token ends any
+ * unfinished UTF-8 sequence before it (as U+FFFD).
  */
 export type VocabPiece = string | Uint8Array | null;
 
@@ -40,6 +41,8 @@ interface TrieNode {
 }
 
 const encoder = new TextEncoder();
+/** Pseudo-byte of a special token: ends an unfinished UTF-8 sequence. */
+const FLUSH = 256;
 
 /**
  * The decoding-time constraint that keeps banned terms out of generated text: from the text generated so
@@ -65,6 +68,8 @@ export class BannedSequenceMask {
   private readonly root: TrieNode = { children: new Map(), tokens: [] };
   private readonly pieces: readonly (Uint8Array | null)[];
   private readonly endTokenIds: readonly number[];
+  /** Null pieces other than the end tokens: they add no text but end an unfinished UTF-8 sequence. */
+  private readonly specialIds: number[] = [];
   private readonly states: { ac: number; canon: string; utf8: string }[] = [];
   private readonly stateIds = new Map<string, number>();
   private readonly transitions = new Map<number, number>();
@@ -93,8 +98,13 @@ export class BannedSequenceMask {
     for (const id of this.endTokenIds)
       if (!Number.isInteger(id) || id < 0 || id >= vocab.length)
         throw new ValidationError(`\`endTokenIds\` holds ${id}, outside the vocabulary [0, ${vocab.length})`);
+    const ends = new Set(this.endTokenIds);
     this.pieces.forEach((bytes, id) => {
-      if (bytes === null || bytes.length === 0) return;
+      if (bytes === null) {
+        if (!ends.has(id)) this.specialIds.push(id);
+        return;
+      }
+      if (bytes.length === 0) return;
       let node = this.root;
       for (const b of bytes) {
         let child = node.children.get(b);
@@ -128,12 +138,12 @@ export class BannedSequenceMask {
     const bytes = this.pieces[id];
     let fires = false;
     let next = state;
-    if (bytes !== null && bytes !== undefined)
-      for (const b of bytes) {
-        const t = this.step(next, b);
-        fires ||= t.fires;
-        next = t.next;
-      }
+    if (bytes === null || bytes === undefined) return this.step(state, FLUSH);
+    for (const b of bytes) {
+      const t = this.step(next, b);
+      fires ||= t.fires;
+      next = t.next;
+    }
     return { next, fires };
   }
 
@@ -175,6 +185,9 @@ export class BannedSequenceMask {
       }
     };
     walk(this.root, state);
+    const flushed = this.step(state, FLUSH);
+    for (const id of this.specialIds)
+      if (flushed.fires || (last && this.endingFires(flushed.next))) banned.push(id);
     if (this.endingFires(state)) banned.push(...this.endTokenIds);
     banned.sort((a, b) => a - b);
     const result = Object.freeze(banned);
@@ -193,9 +206,9 @@ export class BannedSequenceMask {
     return id;
   }
 
-  // Transitions are packed as (state * 256 + byte) -> (next * 2 + fires).
+  // Transitions are packed as (state * 257 + byte) -> (next * 2 + fires); byte 256 is FLUSH.
   private step(state: number, byte: number): { next: number; fires: boolean } {
-    const key = state * 256 + byte;
+    const key = state * 257 + byte;
     const packed = this.transitions.get(key);
     if (packed !== undefined) return { next: packed >> 1, fires: (packed & 1) === 1 };
     const { ac, canon, utf8 } = this.states[state];
@@ -208,7 +221,8 @@ export class BannedSequenceMask {
     machine.restore(canon);
     const decoder = new Utf8Stream();
     decoder.restore(utf8);
-    decoder.push(byte, (cp) => machine.push(cp, 0, 0));
+    if (byte === FLUSH) decoder.finish((cp) => machine.push(cp, 0, 0));
+    else decoder.push(byte, (cp) => machine.push(cp, 0, 0));
     const next = this.intern(s, machine.key(), decoder.key());
     this.transitions.set(key, next * 2 + (fires ? 1 : 0));
     return { next, fires };

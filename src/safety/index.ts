@@ -34,6 +34,8 @@ export type {
   MaskingContext,
   MaskingProcessorOptions,
 } from './decoding-mask.js';
+export { screenCandidates } from './screen.js';
+export type { ScreenInput, ScreenedCandidate, ScreenOptions } from './screen.js';
 export { canonicalize } from './canonical.js';
 export { recordAudit, readAudit, auditSchema, AUDIT_TABLE } from './audit.js';
 export type { AuditRecord, AuditCandidate, AuditRow, ReadAuditOptions } from './audit.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Random, ValidationError } from '../core/index.js';
 import { parsePolicyPack } from './pack.js';
 import { PolicyPenalty, withoutCues } from './penalty.js';
+import { screenCandidates } from './screen.js';
 import { Policy } from './policy.js';
 
 const policy = Policy.compile([
@@ -83,5 +84,22 @@ describe('withoutCues', () => {
     const text = 'Fight me: this miracle cure and a shooting';
     expect(withoutCues(text, policy.check(text))).toBe(': this and a shooting');
     expect(withoutCues('clean', policy.check('clean'))).toBe('clean');
+  });
+});
+
+describe('screenCandidates', () => {
+  it('checks and penalises each candidate, in order, marking the blocked ones', () => {
+    const screened = screenCandidates(
+      [
+        { text: 'a clean hook', v: 0.5, subscores: { H: 1 } },
+        { text: 'I will kill you', v: 0.9 },
+        { text: 'this miracle cure', v: 0.9, vWithoutCues: 0.4 },
+      ],
+      { policy },
+    );
+    expect(screened.map((c) => c.blocked)).toEqual([false, true, false]);
+    expect(screened[0]).toMatchObject({ text: 'a clean hook', subscores: { H: 1 }, penalty: { v: 0.5 } });
+    // The cue's lift is taken away first (0.4, not 0.9), then the cue's cost: 0.4 * (1 - 0.375).
+    expect(screened[2].penalty.v).toBeCloseTo(0.25, 10);
   });
 });
