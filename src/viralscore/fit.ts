@@ -131,7 +131,7 @@ export function predict(net: ViralScoreNet, features: PackedFeatures, batchSize 
     for (let start = 0; start < features.rows; start += batchSize) {
       const rows = Array.from({ length: Math.min(batchSize, features.rows - start) }, (_, i) => start + i);
       const { x, present } = batchTensors(features, rows);
-      out.set(net.forward(x, present).v.data as Float32Array, start);
+      out.set(net.forward(x, present).v.data, start);
     }
   });
   return out;
@@ -235,7 +235,7 @@ export function fitViralScoreNet(
 /** Hides each present group of each row with probability p, never the last one a row has. */
 function dropGroups(present: Tensor, p: number, rng: Random): void {
   const [rows, groups] = present.shape as [number, number];
-  const data = present.data as Float32Array;
+  const data = present.data;
   for (let r = 0; r < rows; r++) {
     let left = 0;
     for (let g = 0; g < groups; g++) left += data[r * groups + g];

@@ -101,8 +101,8 @@ ORDER BY r.t_post, r.post_key`;
 export async function labelPosts(lake: Lake): Promise<LabelledPost[]> {
   const rows = await lake.all(labelSql);
   return rows.map((row) => ({
-    postKey: String(row.postKey),
-    creator: row.creator === null ? null : String(row.creator),
+    postKey: row.postKey as string,
+    creator: row.creator as string | null,
     postedAt: Number(row.postedAt),
     label: Number(row.label),
     sharePct: row.sharePct === null ? null : Number(row.sharePct),

@@ -87,8 +87,9 @@ export async function openViralScorer(
   );
   const net = loaded.net.freeze();
   const defaultTop = options.topFeatures ?? 5;
-  let featurise = options.featurise;
-  if (featurise === undefined) {
+  let featurise: (drafts: readonly Draft[]) => Promise<FeatureMatrix>;
+  if (options.featurise !== undefined) featurise = options.featurise;
+  else {
     const context = await openFeatureContext(lake);
     featurise = (drafts) => context.featurise(drafts);
   }
@@ -108,7 +109,7 @@ export async function openViralScorer(
       if (drafts.length === 0) return [];
       for (const [i, d] of drafts.entries())
         if (typeof d.text !== 'string') throw new ValidationError(`draft ${i}: \`text\` must be a string`);
-      const matrix = await (featurise as NonNullable<typeof featurise>)(drafts);
+      const matrix = await featurise(drafts);
       return scorer.scoreMatrix(matrix);
     },
     scoreMatrix(matrix, call = {}) {
