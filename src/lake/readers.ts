@@ -2,6 +2,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { IoError, ValidationError } from '../core/index.js';
 import type { Lake } from './lake.js';
+import { splitTags } from './macros.js';
 import { jsonText, sqlIdent, sqlString } from './sql.js';
 
 /** The file formats ingestion reads, each with DuckDB's own reader. */
@@ -28,8 +29,11 @@ export interface Source {
   has(path: string): boolean;
   /** SQL text of a field, NULL where the row lacks it. */
   value(path: string): string;
-  /** SQL VARCHAR[] of a list field: a JSON array (of objects with `item`), or text split on `separator`. */
-  list(path: string, separator: string, item?: string): string;
+  /**
+   * SQL VARCHAR[] of a tag list field: a JSON array (of objects with `item`), or text with tags between any
+   * of the `separators` characters; normalised as tk_tags does (lower case, trimmed, non-empty, each once).
+   */
+  tags(path: string, separators: string, item?: string): string;
   /** A per-row check of the record itself (broken JSON): a SQL condition that marks a row unreadable. */
   brokenRow?: { condition: string; reason: string; detail: string; raw: string };
   /** Records the reader itself could not parse (CSV rows with the wrong number of fields), after the scan. */
@@ -111,11 +115,9 @@ async function csvSource(lake: Lake, file: string): Promise<Source> {
       const name = byName.get(path.toLowerCase());
       return name === undefined ? 'NULL::VARCHAR' : sqlIdent(name);
     },
-    list: (path, separator) => {
+    tags: (path, separators) => {
       const name = byName.get(path.toLowerCase());
-      return name === undefined
-        ? '[]::VARCHAR[]'
-        : `string_split_regex(${sqlIdent(name)}, ${sqlString(separator)})`;
+      return name === undefined ? '[]::VARCHAR[]' : splitTags(sqlIdent(name), separators);
     },
     readFailures: async (db) => {
       const rows = await db.all(
@@ -151,11 +153,11 @@ async function parquetSource(lake: Lake, file: string): Promise<Source> {
       if (rest.length === 0) return `CAST(${sqlIdent(name)} AS VARCHAR)`;
       return `json_extract_string(to_json(${sqlIdent(name)}), ${sqlString(jsonPath(rest))})`;
     },
-    list: (path, separator, item) => {
+    tags: (path, separators, item) => {
       const name = top(path);
       return name === undefined
         ? '[]::VARCHAR[]'
-        : jsonList(`to_json(${sqlIdent(name)})`, [], separator, item);
+        : jsonTags(`to_json(${sqlIdent(name)})`, [], separators, item);
     },
     readFailures: () => Promise.resolve([]),
   };
@@ -197,9 +199,9 @@ async function jsonSource(lake: Lake, file: string, kind: 'json' | 'jsonl'): Pro
       const segs = segments(path);
       return segs === undefined ? 'NULL::VARCHAR' : `json_extract_string(j, ${sqlString(jsonPath(segs))})`;
     },
-    list: (path, separator, item) => {
+    tags: (path, separators, item) => {
       const segs = segments(path);
-      return segs === undefined ? '[]::VARCHAR[]' : jsonList('j', segs, separator, item);
+      return segs === undefined ? '[]::VARCHAR[]' : jsonTags('j', segs, separators, item);
     },
     brokenRow: {
       condition: 'j IS NULL',
@@ -216,12 +218,12 @@ function jsonPath(segments: readonly string[]): string {
   return ['$', ...segments.map((s) => `"${s.replaceAll('"', '\\"')}"`)].join('.');
 }
 
-function jsonList(root: string, segments: readonly string[], separator: string, item?: string): string {
+function jsonTags(root: string, segments: readonly string[], separators: string, item?: string): string {
   const path = jsonPath(segments);
   const items = item === undefined ? `${path}[*]` : `${path}[*].${jsonPath([item]).slice(2)}`;
   return `CASE WHEN json_type(${root}, ${sqlString(path)}) = 'ARRAY'
-    THEN json_extract_string(${root}, ${sqlString(items)})
-    ELSE coalesce(string_split_regex(json_extract_string(${root}, ${sqlString(path)}), ${sqlString(separator)}), []::VARCHAR[]) END`;
+    THEN tk_tags(json_extract_string(${root}, ${sqlString(items)}))
+    ELSE coalesce(${splitTags(`json_extract_string(${root}, ${sqlString(path)})`, separators)}, []::VARCHAR[]) END`;
 }
 
 function caseInsensitive(names: readonly string[]): Map<string, string> {

@@ -38,7 +38,8 @@ export interface Shape {
   /** Whether a file with these top-level columns (lower case) has this shape. */
   matches(columns: ReadonlySet<string>): boolean;
   fields: Partial<Record<ShapeField, readonly string[]>>;
-  hashtags?: { path: string; separator: string; item?: string };
+  /** A tag list: a JSON array (of objects with `item`), or text with tags between any of the `separators`. */
+  hashtags?: { path: string; separators: string; item?: string };
   /** Where the id is missing, read it from another field with a regular expression (its first group). */
   idFallback?: { path: string; pattern: string };
   /** `dayMonth`: observedAt is "dd.mm" and the year comes from the options or the file name. */
@@ -72,7 +73,7 @@ export const shapes: readonly Shape[] = [
       videoUrl: ['webVideoUrl'],
       thumbnailUrl: ['videoMeta.coverUrl'],
     },
-    hashtags: { path: 'hashtags', item: 'name', separator: '[,|]' },
+    hashtags: { path: 'hashtags', item: 'name', separators: ',|' },
   },
   {
     name: 'tiktok-humanised',
@@ -96,7 +97,7 @@ export const shapes: readonly Shape[] = [
       musicId: ['music_id'],
       musicTitle: ['music_title'],
     },
-    hashtags: { path: 'vid_hashtags', separator: ',' },
+    hashtags: { path: 'vid_hashtags', separators: ',' },
   },
   {
     name: 'tiktok-transcripts',
@@ -131,7 +132,7 @@ export const shapes: readonly Shape[] = [
       observedAt: ['date'],
       thumbnailUrl: ['thumbnail_link'],
     },
-    hashtags: { path: 'tags', separator: '[|]' },
+    hashtags: { path: 'tags', separators: '|' },
     // 102 rows of the 2017 file have an empty video_id; their thumbnail URL still carries it.
     idFallback: { path: 'thumbnail_link', pattern: '/vi/([^/]+)/' },
     observedAtFormat: 'dayMonth',
@@ -155,7 +156,7 @@ export const shapes: readonly Shape[] = [
       observedAt: ['fetch_time'],
       musicTitle: ['music'],
     },
-    hashtags: { path: 'hashtags', separator: ',' },
+    hashtags: { path: 'hashtags', separators: ',' },
   },
   {
     name: 'tiktok-research',
@@ -180,7 +181,7 @@ export const shapes: readonly Shape[] = [
       watchThrough: ['full_video_watched_rate'],
       avgWatchSeconds: ['average_time_watched'],
     },
-    hashtags: { path: 'hashtag_names', separator: ',' },
+    hashtags: { path: 'hashtag_names', separators: ',' },
   },
 ];
 

@@ -64,7 +64,7 @@ export function stageSql(table: string, source: Source, shape: Shape, defaults: 
       ? 'NULL::JSON'
       : `json_object(${extra.map((c) => `${sqlString(c)}, ${source.value(c)}`).join(', ')})`;
   const fieldTags = shape.hashtags
-    ? `tk_tags(${source.list(shape.hashtags.path, shape.hashtags.separator, shape.hashtags.item)})`
+    ? source.tags(shape.hashtags.path, shape.hashtags.separators, shape.hashtags.item)
     : '[]::VARCHAR[]';
 
   const fallback = shape.idFallback;
