@@ -113,7 +113,8 @@ async function draftGroups(
   if (draft.mediaPath !== undefined) {
     const m = await mediaFeatures(draft.mediaPath, media);
     if (!m.ok) throw m.error;
-    Object.assign(extras, m.value);
+    if (m.value.audio) extras.audio = m.value.audio;
+    if (m.value.video) extras.video = m.value.video;
   }
   const groups = rowGroups(
     history,

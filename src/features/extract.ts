@@ -159,7 +159,11 @@ async function postExtras(
   };
   if (post.mediaPath) {
     const m = await mediaFeatures(post.mediaPath, media);
-    if (m.ok) Object.assign(extras, m.value);
+    if (m.ok) {
+      if (m.value.audio) extras.audio = m.value.audio;
+      if (m.value.video) extras.video = m.value.video;
+    }
+    // A media reference that is not a local file (a URL from an export) is simply not analysed.
     else if (m.error.code !== 'NOT_FOUND')
       report.mediaErrors.push({ postKey: post.key, path: post.mediaPath, reason: m.error.message });
   }
