@@ -56,3 +56,7 @@ export type {
   SimulateExperimentOptions,
   SimulatorOptions,
 } from './simulator.js';
+export { BetaBernoulliThompson, GaussianThompson, UniformPolicy, allocation } from './bandit.js';
+export type { ArmPolicy, ThompsonOptions } from './bandit.js';
+export { replayEvaluate, loggedDecisions } from './replay.js';
+export type { LoggedDecision, LoggedDecisionsOptions, ReplayOptions, ReplayResult } from './replay.js';
