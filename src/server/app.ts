@@ -22,8 +22,9 @@ import addFormats from 'ajv-formats';
 import { TkllmError, type ErrorCode } from '../core/index.js';
 import type { Lake } from '../lake/index.js';
 import { presentedKey, type ApiKeyStore } from './api-keys.js';
+import type { ServerContext } from './context.js';
 import { LakeGate } from './lake-gate.js';
-import { createMetrics, type ServerMetrics } from './metrics.js';
+import { createMetrics } from './metrics.js';
 import type { DraftScorer, ScriptGenerator } from './models.js';
 import { packageRoot } from './paths.js';
 import { ScoreService } from './score-service.js';
@@ -70,15 +71,6 @@ export interface ServerOptions {
   studioDir?: string | null;
   /** Fastify's pino logger options; `false` (the default) logs nothing. */
   logger?: FastifyServerOptions['logger'];
-}
-
-/** The parts routes share: the lake gate, the score batcher, models and metrics. */
-export interface ServerContext {
-  gate: LakeGate;
-  metrics: ServerMetrics;
-  scores: ScoreService;
-  generator: ScriptGenerator | undefined;
-  uploadLimitBytes: number;
 }
 
 /** The Fastify instance `createServer` returns, typed for TypeBox schemas. */

@@ -1,6 +1,6 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 import {
   noGeneratorMessage,
   requireModel,

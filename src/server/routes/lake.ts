@@ -14,7 +14,7 @@ import {
   type IngestResult,
   type ReaderKind,
 } from '../../lake/index.js';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 import { hashtagTrends, playsHistogram } from '../lake-charts.js';
 import {
   EngagementHistogram,

@@ -1,5 +1,5 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 import { Health, ModelsResponse, Readiness } from '../schemas.js';
 
 /** Health, readiness, metrics, the OpenAPI document and the loaded models. */

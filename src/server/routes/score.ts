@@ -1,6 +1,6 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 import { noScorerMessage } from '../models.js';
 import { DraftBody, ScoreBatchBody, ScoreBatchResponse, ScoreResponse } from '../schemas.js';
 
