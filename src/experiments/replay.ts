@@ -3,7 +3,7 @@ import type { Lake } from '../lake/index.js';
 import type { ArmPolicy } from './bandit.js';
 import { getExperiment } from './experiment.js';
 import { kpiExpressions, type Kpi } from './kpis.js';
-import { sql } from './sql.js';
+import { sql, text } from './sql.js';
 
 /** One logged pick: the arm a unit got and the reward it brought. */
 export interface LoggedDecision {
