@@ -71,7 +71,7 @@ const mean = (xs: ArrayLike<number>) => {
 const std = (xs: ArrayLike<number>) => {
   const m = mean(xs);
   let s = 0;
-  for (let i = 0; i < xs.length; i++) s += ((xs[i]) - m) ** 2;
+  for (let i = 0; i < xs.length; i++) s += (xs[i] - m) ** 2;
   return xs.length ? Math.sqrt(s / xs.length) : 0;
 };
 
@@ -82,7 +82,7 @@ function slope(xs: number[], ys: number[]): number {
   let num = 0;
   let den = 0;
   xs.forEach((x, i) => {
-    num += (x - mx) * ((ys[i]) - my);
+    num += (x - mx) * (ys[i] - my);
     den += (x - mx) ** 2;
   });
   return den ? num / den : 0;
@@ -102,14 +102,14 @@ export function audioFeatures(samples: Float32Array, rate: number): number[] {
   let total = 0;
   for (let i = 0; i + block <= samples.length; i += block) {
     let e = 0;
-    for (let j = i; j < i + block; j++) e += (samples[j]) ** 2;
+    for (let j = i; j < i + block; j++) e += samples[j] ** 2;
     total += e;
     loud.push(db(e / block));
     times.push(i / rate);
   }
   const first = Math.min(samples.length, 3 * rate);
   let firstEnergy = 0;
-  for (let i = 0; i < first; i++) firstEnergy += (samples[i]) ** 2;
+  for (let i = 0; i < first; i++) firstEnergy += samples[i] ** 2;
   const meanSquare = total / Math.max(1, loud.length * block);
   const firstMeanSquare = firstEnergy / Math.max(1, first);
 
@@ -130,7 +130,7 @@ export function audioFeatures(samples: Float32Array, rate: number): number[] {
   let mfccFrames = 0;
   const logMel = new Float64Array(filters.length);
   for (let start = 0; start + frameSize <= samples.length; start += hop) {
-    for (let i = 0; i < frameSize; i++) frame[i] = (samples[start + i]) * (window[i]);
+    for (let i = 0; i < frameSize; i++) frame[i] = samples[start + i] * window[i];
     fft.power(frame, power);
     let sum = 0;
     let weighted = 0;
@@ -146,15 +146,15 @@ export function audioFeatures(samples: Float32Array, rate: number): number[] {
     if (sum > 1e-3) centroids.push(weighted / sum);
     filters.forEach((w, m) => {
       let e = 0;
-      for (let k = 0; k < bins; k++) e += (w[k]) * (power[k]);
+      for (let k = 0; k < bins; k++) e += w[k] * power[k];
       logMel[m] = Math.log(e + 1e-10);
     });
     // DCT-II (orthonormal) of the log mel energies; coefficients 0..12.
     const n = filters.length;
     for (let c = 0; c < 13; c++) {
       let s = 0;
-      for (let m = 0; m < n; m++) s += (logMel[m]) * Math.cos((Math.PI * c * (m + 0.5)) / n);
-      mfccSum[c] = (mfccSum[c]) + s * Math.sqrt((c === 0 ? 1 : 2) / n);
+      for (let m = 0; m < n; m++) s += logMel[m] * Math.cos((Math.PI * c * (m + 0.5)) / n);
+      mfccSum[c] = mfccSum[c] + s * Math.sqrt((c === 0 ? 1 : 2) / n);
     }
     mfccFrames++;
     [prev, power] = [power, prev];
@@ -187,7 +187,7 @@ function tempo(flux: number[], framesPerSecond: number): { bpm: number; strength
   const x = flux.map((v) => v - m);
   const ac = (lag: number) => {
     let s = 0;
-    for (let i = lag; i < x.length; i++) s += (x[i]) * (x[i - lag]);
+    for (let i = lag; i < x.length; i++) s += x[i] * x[i - lag];
     return s;
   };
   const zero = ac(0);
@@ -225,7 +225,7 @@ function pitchTrack(samples: Float32Array, rate: number): { mean: number; std: n
     if (e / pitchSize < 1e-5) continue;
     const ac = fft.autocorrelation(frame);
     // Normalise by the overlap so that long lags are not penalised (the "unbiased" autocorrelation).
-    const norm = (l: number) => ((ac[l]) / (ac[0])) * (pitchSize / (pitchSize - l));
+    const norm = (l: number) => (ac[l] / ac[0]) * (pitchSize / (pitchSize - l));
     let best = 0;
     for (let l = minLag; l <= maxLag; l++) best = Math.max(best, norm(l));
     // Multiples of the period correlate as well as the period itself: take the first peak near the best one.

@@ -54,9 +54,9 @@ function frameStats(rgb: Uint8Array, offset: number, width: number, height: numb
     srg2 += rg * rg;
     syb += yb;
     syb2 += yb * yb;
-    hist[r >> 4] = (hist[r >> 4]) + 1 / n;
-    hist[16 + (g >> 4)] = (hist[16 + (g >> 4)]) + 1 / n;
-    hist[32 + (b >> 4)] = (hist[32 + (b >> 4)]) + 1 / n;
+    hist[r >> 4] = hist[r >> 4] + 1 / n;
+    hist[16 + (g >> 4)] = hist[16 + (g >> 4)] + 1 / n;
+    hist[32 + (b >> 4)] = hist[32 + (b >> 4)] + 1 / n;
   }
   const m = sl / n;
   const mrg = srg / n;
@@ -69,12 +69,7 @@ function frameStats(rgb: Uint8Array, offset: number, width: number, height: numb
   for (let yy = 1; yy < height - 1; yy++)
     for (let xx = 1; xx < width - 1; xx++) {
       const i = yy * width + xx;
-      const lap =
-        (luma[i - 1]) +
-        (luma[i + 1]) +
-        (luma[i - width]) +
-        (luma[i + width]) -
-        4 * (luma[i]);
+      const lap = luma[i - 1] + luma[i + 1] + luma[i - width] + luma[i + width] - 4 * luma[i];
       ls += lap;
       ls2 += lap * lap;
       count++;
@@ -121,12 +116,10 @@ export function videoFeatures(
     stats.push(cur.stats);
     if (prev) {
       let diff = 0;
-      for (let i = 0; i < cur.luma.length; i++)
-        diff += Math.abs((cur.luma[i]) - (prev.luma[i]));
+      for (let i = 0; i < cur.luma.length; i++) diff += Math.abs(cur.luma[i] - prev.luma[i]);
       motion.push(diff / cur.luma.length);
       let h = 0;
-      for (let i = 0; i < cur.hist.length; i++)
-        h += Math.abs((cur.hist[i]) - (prev.hist[i]));
+      for (let i = 0; i < cur.hist.length; i++) h += Math.abs(cur.hist[i] - prev.hist[i]);
       // Three histograms (R, G, B) each sum to 1, so h is at most 6; a cut moves half of every channel.
       if (h / 3 > cutThreshold) {
         cuts.push(cur.stats.time);
