@@ -121,6 +121,22 @@ function pickToken(
     for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
     return best;
   }
+  if (topK === 0 && topP >= 1) {
+    // Plain sampling needs no ranking: one pass for the normaliser, one to draw.
+    let max = -Infinity;
+    for (const x of logits) if (x > max) max = x;
+    let total = 0;
+    for (const x of logits) total += Math.exp((x - max) / temperature);
+    let u = rng.next() * total;
+    let last = 0;
+    for (let i = 0; i < logits.length; i++) {
+      if (logits[i] === -Infinity) continue;
+      last = i;
+      u -= Math.exp((logits[i] - max) / temperature);
+      if (u <= 0) return i;
+    }
+    return last;
+  }
   let ids = Array.from({ length: logits.length }, (_, i) => i).filter((i) => logits[i] > -Infinity);
   ids.sort((a, b) => logits[b] - logits[a]);
   if (topK > 0) ids = ids.slice(0, topK);

@@ -1,0 +1,344 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { terminalProgress, ValidationError } from '../core/index.js';
+import { saveStyleEmbeddings, similarCreators } from '../generate/index.js';
+import { ingestFiles, Lake } from '../lake/index.js';
+import { DEFAULT_LM_CONFIG, loadTrainedLm, sampleScripts, trainCaptionLm } from '../lm/index.js';
+import type { CaptionLmResult, CaptionRecord, SampleOptions } from '../lm/index.js';
+import { samplePath } from './lake-commands.js';
+
+const dataDir = (command: Command) => String(command.optsWithGlobals<{ dataDir: string }>().dataDir);
+const defaultModelDir = (command: Command) => join(dataDir(command), 'models', 'lm');
+
+function number(name: string, check: (n: number) => boolean, expected: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!check(n)) throw new ValidationError(`\`${name}\` must be ${expected}, got "${value}"`);
+    return n;
+  };
+}
+const positiveInt = (name: string) => number(name, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+const nonNegative = (name: string) => number(name, (n) => n >= 0, 'a number >= 0');
+const share = (name: string) => number(name, (n) => n > 0 && n < 1, 'a number in (0, 1)');
+
+/**
+ * The captions of the lake as plain data for the LM: one per distinct text (the earliest post), with
+ * its author and posting time (the observation time where the posting time is unknown).
+ */
+export async function readCaptions(
+  lake: Lake,
+  scores?: Map<string, number>,
+  lambda = 1,
+): Promise<CaptionRecord[]> {
+  const rows = await lake.all(`
+    SELECT post_key, text, author_key,
+           epoch_ms(coalesce(posted_at, observed_at))::DOUBLE AS time
+    FROM posts
+    WHERE text IS NOT NULL AND length(trim(text)) > 0
+    QUALIFY row_number() OVER (PARTITION BY text ORDER BY coalesce(posted_at, observed_at), post_key) = 1
+    ORDER BY time, post_key`);
+  return rows.map((r) => {
+    const record: CaptionRecord = {
+      text: r.text as string,
+      creator: (r.author_key as string | null) ?? null,
+      time: Number(r.time),
+    };
+    const v = scores?.get(r.post_key as string);
+    if (v !== undefined) {
+      record.viralScore = v;
+      record.weight = 1 + lambda * v;
+    }
+    return record;
+  });
+}
+
+/** Reads `{ "post_key": V, ... }` ViralScores from a JSON file. */
+function readScores(path: string): Map<string, number> {
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const scores = new Map<string, number>();
+  for (const [key, value] of Object.entries(parsed)) {
+    if (typeof value !== 'number' || !(value >= 0 && value <= 1))
+      throw new ValidationError(
+        `${path}: the score of "${key}" must be a number in [0, 1], got ${JSON.stringify(value)}`,
+      );
+    scores.set(key, value);
+  }
+  return scores;
+}
+
+interface TrainFlags {
+  modelDir?: string;
+  vocabSize: number;
+  dModel: number;
+  layers: number;
+  heads: number;
+  context: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  heldOut: number;
+  mu: number;
+  lambda: number;
+  scores?: string;
+  minPosts: number;
+  seed: number;
+  evalEvery: number;
+  checkpointEvery: number;
+  fresh?: boolean;
+  json?: boolean;
+}
+
+const TRAIN_DEFAULTS = { steps: 1500, batchSize: 32, lr: 3e-3 };
+
+function formatTraining(result: CaptionLmResult, modelDir: string): string {
+  const t = result.training;
+  const c = result.config;
+  return [
+    `model: ${c.nLayers} layers, width ${c.dModel}, ${c.nHeads} heads, context ${c.contextLength}, vocabulary ${c.vocabSize}, ${c.styleCount - 1} creator styles`,
+    `data: ${result.trainCaptions} training captions (${result.trainTokens} tokens), ${result.heldOutCaptions} held out by time (${result.heldOutTokens} tokens)`,
+    `steps: ${t.step}${t.resumedFrom > 0 ? ` (resumed from ${t.resumedFrom})` : ''} in ${t.seconds.toFixed(1)} s, ${Math.round(t.tokensPerSecond)} tokens/s, last loss ${t.history.at(-1)?.loss.toFixed(3) ?? '-'}`,
+    `held-out perplexity: TKLLM ${result.perplexity.toFixed(2)}  |  Kneser-Ney trigram ${result.baselinePerplexity.toFixed(2)}`,
+    `saved to ${modelDir}`,
+  ].join('\n');
+}
+
+async function trainFromLake(dir: string, modelDir: string, flags: TrainFlags): Promise<CaptionLmResult> {
+  const lake = await Lake.open(dir);
+  try {
+    const scores = flags.scores === undefined ? undefined : readScores(flags.scores);
+    const records = await readCaptions(lake, scores, flags.lambda);
+    if (flags.fresh === true) rmSync(join(modelDir, 'checkpoints'), { recursive: true, force: true });
+    const result = trainCaptionLm(records, {
+      modelDir,
+      config: {
+        vocabSize: flags.vocabSize,
+        dModel: flags.dModel,
+        nLayers: flags.layers,
+        nHeads: flags.heads,
+        contextLength: flags.context,
+      },
+      steps: flags.steps,
+      batchSize: flags.batchSize,
+      lr: flags.lr,
+      heldOutShare: flags.heldOut,
+      mu: flags.mu,
+      minPostsForStyle: flags.minPosts,
+      seed: flags.seed,
+      evalEvery: flags.evalEvery,
+      checkpointEvery: flags.checkpointEvery,
+      progress: terminalProgress(),
+    });
+    await saveStyleEmbeddings(lake, basename(modelDir), result.styles);
+    return result;
+  } finally {
+    lake.close();
+  }
+}
+
+function addTrainOptions(command: Command): Command {
+  return command
+    .option('--model-dir <dir>', 'where the model goes (default <data-dir>/models/lm)')
+    .option(
+      '--vocab-size <n>',
+      'BPE vocabulary size',
+      positiveInt('--vocab-size'),
+      DEFAULT_LM_CONFIG.vocabSize,
+    )
+    .option('--d-model <n>', 'width', positiveInt('--d-model'), DEFAULT_LM_CONFIG.dModel)
+    .option('--layers <n>', 'transformer blocks', positiveInt('--layers'), DEFAULT_LM_CONFIG.nLayers)
+    .option('--heads <n>', 'attention heads', positiveInt('--heads'), DEFAULT_LM_CONFIG.nHeads)
+    .option(
+      '--context <n>',
+      'context length in tokens',
+      positiveInt('--context'),
+      DEFAULT_LM_CONFIG.contextLength,
+    )
+    .option('--steps <n>', 'optimiser steps', positiveInt('--steps'), TRAIN_DEFAULTS.steps)
+    .option('--batch-size <n>', 'captions per step', positiveInt('--batch-size'), TRAIN_DEFAULTS.batchSize)
+    .option('--lr <rate>', 'peak learning rate', nonNegative('--lr'), TRAIN_DEFAULTS.lr)
+    .option('--held-out <share>', 'latest share of captions held out', share('--held-out'), 0.1)
+    .option('--mu <mu>', 'weight of the virality MSE (Entry B; needs --scores)', nonNegative('--mu'), 0)
+    .option('--lambda <lambda>', 'w = 1 + lambda * V (Entry A; needs --scores)', nonNegative('--lambda'), 1)
+    .option('--scores <file>', 'JSON object of ViralScores by post_key')
+    .option(
+      '--min-posts <n>',
+      'training captions a creator needs for a style row',
+      positiveInt('--min-posts'),
+      3,
+    )
+    .option('--seed <n>', 'seed of weights and batch order', nonNegative('--seed'), 0)
+    .option(
+      '--eval-every <n>',
+      'steps between held-out evaluations (0: at the end)',
+      nonNegative('--eval-every'),
+      0,
+    )
+    .option('--checkpoint-every <n>', 'steps between checkpoints', positiveInt('--checkpoint-every'), 100)
+    .option('--fresh', 'ignore existing checkpoints and start over')
+    .option('--json', 'print one JSON object');
+}
+
+function printTraining(result: CaptionLmResult, modelDir: string, json: boolean | undefined): void {
+  if (json === true) {
+    const { training, styles, ...summary } = result;
+    console.log(
+      JSON.stringify({
+        ...summary,
+        steps: training.step,
+        resumedFrom: training.resumedFrom,
+        seconds: training.seconds,
+        tokensPerSecond: training.tokensPerSecond,
+        evaluations: training.evaluations,
+        creatorStyles: styles.length,
+      }),
+    );
+  } else console.log(formatTraining(result, modelDir));
+}
+
+interface GenerateFlags {
+  modelDir?: string;
+  prompt: string;
+  creator?: string;
+  n: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  repetitionPenalty: number;
+  maxTokens?: number;
+  stop: string[];
+  seed: number;
+  json?: boolean;
+}
+
+function generate(modelDir: string, flags: GenerateFlags): void {
+  const { model, tokenizer, creators } = loadTrainedLm(modelDir);
+  let style = 0;
+  if (flags.creator !== undefined) {
+    style = creators.indexOf(flags.creator);
+    if (style <= 0)
+      throw new ValidationError(
+        `creator "${flags.creator}" has no style row in ${modelDir} (${creators.length - 1} creators have one)`,
+      );
+  }
+  const options: SampleOptions = {
+    prompt: flags.prompt,
+    style,
+    candidates: flags.n,
+    temperature: flags.temperature,
+    topK: flags.topK,
+    topP: flags.topP,
+    repetitionPenalty: flags.repetitionPenalty,
+    stop: flags.stop,
+    seed: flags.seed,
+  };
+  if (flags.maxTokens !== undefined) options.maxNewTokens = flags.maxTokens;
+  const result = sampleScripts(model, tokenizer, options);
+  if (flags.json === true) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  result.candidates.forEach((c, i) => {
+    const mean = c.logProbs.length === 0 ? 0 : c.logProbs.reduce((a, b) => a + b, 0) / c.logProbs.length;
+    console.log(`#${i + 1} (${c.tokens.length} tokens, mean log-prob ${mean.toFixed(2)}, ${c.finishReason})`);
+    console.log(`${flags.prompt}${c.text}\n`);
+  });
+}
+
+/** Adds `lm train`, `lm generate`, `lm demo` and `style similar` to the program. */
+export function addLmCommands(program: Command): void {
+  const lm = program.command('lm').description('TKLLM, the creator-style language model');
+
+  addTrainOptions(
+    lm
+      .command('train')
+      .description(
+        "train TKLLM on the lake's captions (split by time), print held-out perplexity beside a Kneser-Ney trigram; resumes from the latest checkpoint",
+      ),
+  ).action(async (flags: TrainFlags, command: Command) => {
+    const modelDir = resolve(flags.modelDir ?? defaultModelDir(command));
+    const result = await trainFromLake(dataDir(command), modelDir, flags);
+    printTraining(result, modelDir, flags.json);
+  });
+
+  lm.command('generate')
+    .description(
+      'sample scripts from a trained TKLLM, N candidates in one batch with their log-probabilities',
+    )
+    .option('--model-dir <dir>', 'the trained model (default <data-dir>/models/lm)')
+    .option('--prompt <text>', 'text the scripts start with', '')
+    .option('--creator <key>', "write in this creator's style (an author key, e.g. tiktok:creator_…)")
+    .option('-n, --n <n>', 'candidates', positiveInt('-n'), 4)
+    .option('--temperature <t>', 'softmax temperature (0: greedy)', nonNegative('--temperature'), 0.9)
+    .option('--top-k <k>', 'keep the k most likely tokens (0: all)', nonNegative('--top-k'), 0)
+    .option('--top-p <p>', 'nucleus probability', nonNegative('--top-p'), 0.95)
+    .option(
+      '--repetition-penalty <r>',
+      'penalty on repeated tokens',
+      nonNegative('--repetition-penalty'),
+      1.1,
+    )
+    .option('--max-tokens <n>', 'new tokens at most', positiveInt('--max-tokens'))
+    .option('--stop <text>', 'stop sequence (repeatable)', (v: string, all: string[]) => [...all, v], [])
+    .option('--seed <n>', 'sampling seed', nonNegative('--seed'), 0)
+    .option('--json', 'print the result as JSON')
+    .action((flags: GenerateFlags, command: Command) => {
+      generate(resolve(flags.modelDir ?? defaultModelDir(command)), flags);
+    });
+
+  addTrainOptions(
+    lm
+      .command('demo')
+      .description(
+        'ingest the bundled sample into a fresh lake at <data-dir>/lm-demo, train the default small model and sample from it',
+      ),
+  ).action(async (flags: TrainFlags, command: Command) => {
+    const dir = join(dataDir(command), 'lm-demo');
+    rmSync(dir, { recursive: true, force: true });
+    const lake = await Lake.open(dir);
+    try {
+      await ingestFiles(lake, [samplePath], { year: 2017 });
+    } finally {
+      lake.close();
+    }
+    const modelDir = resolve(flags.modelDir ?? join(dir, 'models', 'lm'));
+    const result = await trainFromLake(dir, modelDir, flags);
+    printTraining(result, modelDir, flags.json);
+    if (flags.json !== true) {
+      console.log('\nsamples:');
+      generate(modelDir, {
+        prompt: '',
+        n: 3,
+        temperature: 0.9,
+        topK: 0,
+        topP: 0.95,
+        repetitionPenalty: 1.1,
+        stop: [],
+        seed: 0,
+      });
+    }
+  });
+
+  program
+    .command('style')
+    .description('the Style Embedding DB: creators compared by their learned style vectors')
+    .command('similar')
+    .description('the creators whose style vectors are nearest to CREATOR')
+    .argument('<creator>', 'author key, e.g. tiktok:creator_af4db8412e')
+    .option('--model <name>', 'which model’s vectors (the model directory name)', 'lm')
+    .option('--top <n>', 'how many', positiveInt('--top'), 5)
+    .option('--json', 'print JSON')
+    .action(
+      async (creator: string, flags: { model: string; top: number; json?: boolean }, command: Command) => {
+        const lake = await Lake.open(dataDir(command));
+        try {
+          const near = await similarCreators(lake, creator, { model: flags.model, top: flags.top });
+          if (flags.json === true) console.log(JSON.stringify(near));
+          else
+            for (const s of near) console.log(`${s.similarity.toFixed(3)}  ${s.creator}  (${s.posts} posts)`);
+        } finally {
+          lake.close();
+        }
+      },
+    );
+}

@@ -1,0 +1,209 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IoError, ValidationError, writeFileAtomic } from '../core/index.js';
+import { encodeSamples, splitByTime } from './data.js';
+import type { LmSample } from './data.js';
+import { evaluateLm } from './loss.js';
+import { LmModel } from './model.js';
+import type { LmConfig } from './model.js';
+import { KneserNeyTrigram } from './ngram.js';
+import { Tokenizer, trainTokenizer } from './tokenizer.js';
+import { trainLm } from './train.js';
+import type { TrainLmOptions, TrainLmResult } from './train.js';
+
+/** One caption as plain data, as the CLI reads it from the lake. */
+export interface CaptionRecord {
+  text: string;
+  /** The creator (author key); null or absent for the generic style. */
+  creator?: string | null;
+  /** When it was posted (ms since 1970), for the split by time; absent sorts first. */
+  time?: number;
+  /** Entry A's weight w_i (default 1). */
+  weight?: number;
+  /** The ViralScore V in [0, 1], the virality head's target. */
+  viralScore?: number;
+}
+
+/** The default small model: about a million weights, trained in minutes on two cores. */
+export const DEFAULT_LM_CONFIG: Omit<LmConfig, 'vocabSize'> & { vocabSize: number } = {
+  vocabSize: 1024,
+  dModel: 128,
+  nLayers: 4,
+  nHeads: 4,
+  contextLength: 64,
+};
+
+/** Options of `trainCaptionLm`. */
+export interface CaptionLmOptions extends Omit<TrainLmOptions, 'heldOut' | 'checkpointDir'> {
+  /** Where the model, its tokenizer, its creators and its checkpoints go. */
+  modelDir: string;
+  /** Architecture; vocabSize is the tokenizer's target size (defaults: DEFAULT_LM_CONFIG). */
+  config?: Partial<LmConfig>;
+  /** Share of the latest captions held out for perplexity (default 0.1). */
+  heldOutShare?: number;
+  /** Creators with at least this many training captions get their own style row (default 3). */
+  minPostsForStyle?: number;
+  /** Train with the virality head (Entry B) when the records carry ViralScores (default: mu > 0). */
+  viralityHead?: boolean;
+}
+
+/** A creator's learned style vector. */
+export interface CreatorStyle {
+  creator: string;
+  posts: number;
+  vector: Float32Array;
+}
+
+/** What `trainCaptionLm` returns. */
+export interface CaptionLmResult {
+  config: Required<LmConfig>;
+  trainCaptions: number;
+  heldOutCaptions: number;
+  trainTokens: number;
+  heldOutTokens: number;
+  /** Held-out perplexity of the trained model. */
+  perplexity: number;
+  /** Held-out perplexity of the interpolated Kneser-Ney trigram on the same tokens and split. */
+  baselinePerplexity: number;
+  training: TrainLmResult;
+  styles: CreatorStyle[];
+}
+
+const TOKENIZER_FILE = 'tokenizer.json';
+const CREATORS_FILE = 'creators.json';
+
+/** Style rows: row 0 generic, then one per creator with at least `minPosts` captions (most posts first). */
+export function assignStyleRows(
+  creators: readonly (string | null | undefined)[],
+  minPosts: number,
+): { names: string[]; counts: number[] } {
+  const counts = new Map<string, number>();
+  for (const c of creators) if (c) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const kept = [...counts]
+    .filter(([, n]) => n >= minPosts)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return { names: ['', ...kept.map(([c]) => c)], counts: [0, ...kept.map(([, n]) => n)] };
+}
+
+/**
+ * The whole training run behind `tkllm lm train`: split captions by time, train the tokenizer on the
+ * training part, assign creator style rows, fit the Kneser-Ney baseline, train the model with resumable
+ * checkpoints, and save model, tokenizer and creators in `modelDir`. A second call on the same
+ * directory resumes from its latest checkpoint with the saved tokenizer and creators.
+ * @example
+ * const r = trainCaptionLm(records, { modelDir: 'tkllm-data/models/lm', steps: 600 });
+ * console.log(r.perplexity, r.baselinePerplexity);
+ */
+export function trainCaptionLm(
+  records: readonly CaptionRecord[],
+  options: CaptionLmOptions,
+): CaptionLmResult {
+  const usable = records.filter((r) => r.text.trim().length > 0);
+  if (usable.length < 10)
+    throw new ValidationError(`training needs at least 10 captions with text, got ${usable.length}`);
+  const { train, heldOut } = splitByTime(
+    usable.map((r, i) => ({ r, i })),
+    ({ r, i }) => (r.time ?? -Infinity) + i * 1e-9,
+    options.heldOutShare ?? 0.1,
+  );
+  const { modelDir } = options;
+  mkdirSync(modelDir, { recursive: true });
+  const checkpointDir = join(modelDir, 'checkpoints');
+  const resuming =
+    existsSync(join(checkpointDir, 'latest.json')) && existsSync(join(modelDir, TOKENIZER_FILE));
+  const base = { ...DEFAULT_LM_CONFIG, ...options.config };
+  let tokenizer: Tokenizer;
+  let creators: { names: string[]; counts: number[] };
+  if (resuming) {
+    tokenizer = Tokenizer.load(join(modelDir, TOKENIZER_FILE));
+    creators = JSON.parse(readFileSync(join(modelDir, CREATORS_FILE), 'utf8')) as typeof creators;
+  } else {
+    tokenizer = trainTokenizer(
+      train.map(({ r }) => r.text),
+      { vocabSize: base.vocabSize },
+    );
+    creators = assignStyleRows(
+      train.map(({ r }) => r.creator),
+      options.minPostsForStyle ?? 3,
+    );
+    tokenizer.save(join(modelDir, TOKENIZER_FILE));
+    writeFileAtomic(join(modelDir, CREATORS_FILE), JSON.stringify(creators));
+  }
+  const rowOf = new Map(creators.names.map((c, i) => [c, i]));
+  const toSample = ({ r }: { r: CaptionRecord }): LmSample => {
+    const s: LmSample = { text: r.text, style: (r.creator && rowOf.get(r.creator)) || 0 };
+    if (r.weight !== undefined) s.weight = r.weight;
+    if (r.viralScore !== undefined) s.viralScore = r.viralScore;
+    return s;
+  };
+  const mu = options.mu ?? 0;
+  const config: LmConfig = {
+    ...base,
+    vocabSize: tokenizer.vocabSize,
+    styleCount: creators.names.length,
+    viralityHead: options.viralityHead ?? mu > 0,
+  };
+  const model = new LmModel(config, { seed: options.seed ?? 0 });
+  const trainSet = encodeSamples(tokenizer, train.map(toSample), model.config.contextLength);
+  const heldOutSet = encodeSamples(tokenizer, heldOut.map(toSample), model.config.contextLength);
+  const baseline = KneserNeyTrigram.fit(
+    trainSet.map((s) => s.ids),
+    tokenizer.vocabSize,
+  ).perplexity(heldOutSet.map((s) => s.ids));
+
+  const {
+    modelDir: _dir,
+    config: _config,
+    heldOutShare: _share,
+    minPostsForStyle: _min,
+    viralityHead: _head,
+    ...rest
+  } = options;
+  const training = trainLm(model, trainSet, { ...rest, heldOut: heldOutSet, checkpointDir });
+  model.save(modelDir);
+  const perplexity =
+    training.evaluations.at(-1)?.step === training.step
+      ? training.evaluations.at(-1)!.perplexity
+      : evaluateLm(model, heldOutSet).perplexity;
+  const width = model.config.dModel;
+  const styles = creators.names.slice(1).map((creator, k) => ({
+    creator,
+    posts: creators.counts[k + 1],
+    vector: model.style.weight.data.slice((k + 1) * width, (k + 2) * width),
+  }));
+  const count = (set: typeof trainSet) => set.reduce((n, s) => n + s.ids.length - 1, 0);
+  return {
+    config: model.config,
+    trainCaptions: trainSet.length,
+    heldOutCaptions: heldOutSet.length,
+    trainTokens: count(trainSet),
+    heldOutTokens: count(heldOutSet),
+    perplexity,
+    baselinePerplexity: baseline,
+    training,
+    styles,
+  };
+}
+
+/** A trained TKLLM as saved by `trainCaptionLm`: the model, its tokenizer and its creators by style row. */
+export interface TrainedLm {
+  model: LmModel;
+  tokenizer: Tokenizer;
+  /** Creator of each style row; row 0 ('') is the generic style. */
+  creators: string[];
+}
+
+/**
+ * Loads the model, tokenizer and creators saved in `modelDir`.
+ * @example const { model, tokenizer, creators } = loadTrainedLm('tkllm-data/models/lm');
+ */
+export function loadTrainedLm(modelDir: string): TrainedLm {
+  if (!existsSync(join(modelDir, TOKENIZER_FILE)))
+    throw new IoError(
+      `${modelDir} holds no trained TKLLM (no ${TOKENIZER_FILE}): run \`tkllm lm train\` first`,
+    );
+  const model = LmModel.load(modelDir);
+  const tokenizer = Tokenizer.load(join(modelDir, TOKENIZER_FILE));
+  const { names } = JSON.parse(readFileSync(join(modelDir, CREATORS_FILE), 'utf8')) as { names: string[] };
+  return { model, tokenizer, creators: names };
+}
