@@ -1,0 +1,279 @@
+import './styles.css';
+import {
+  ApiFailure,
+  getJson,
+  postEvents,
+  postJson,
+  type Candidate,
+  type DraftScore,
+  type Engagement,
+  type LakeSummary,
+  type Models,
+  type Trends,
+} from './api.js';
+import { barChart, fillTable, lineChart } from './charts.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const number = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
+const percent = new Intl.NumberFormat('en', { style: 'percent', maximumFractionDigits: 1 });
+const subscoreNames = {
+  emotion: 'Emotion intensity',
+  hook: 'Hook strength',
+  replicability: 'Replicability',
+  share: 'Share trigger',
+  trend: 'Trend match',
+} as const;
+
+/** A message for a failed call: the server's "no model trained yet" words stand as they are. */
+function describe(error: unknown): string {
+  if (error instanceof ApiFailure)
+    return error.modelAbsent ? error.message : `${error.message} (${error.status})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string) {
+  const el = document.createElement(tag);
+  if (text !== undefined) el.textContent = text;
+  if (className !== undefined) el.className = className;
+  return el;
+}
+
+/** Posts per bucket of the span the lake covers: days for a month of data, weeks for a year, else months. */
+function bucketFor(summary: LakeSummary): 'day' | 'week' | 'month' {
+  const first = summary.posted.first ?? summary.observed.first;
+  const last = summary.posted.last ?? summary.observed.last;
+  if (!first || !last) return 'week';
+  const days = (Date.parse(last) - Date.parse(first)) / 86_400_000;
+  return days <= 62 ? 'day' : days <= 730 ? 'week' : 'month';
+}
+
+async function showLake(): Promise<void> {
+  const status = $('lake-status');
+  try {
+    const summary = await getJson<LakeSummary>('/v1/lake/summary?top=10');
+    if (summary.posts === 0) {
+      status.textContent = 'The lake is empty: ingest posts with tkllm ingest FILE, or POST /v1/ingest.';
+      return;
+    }
+    const range = (r: { first: string | null; last: string | null }) =>
+      r.first && r.last ? `${r.first.slice(0, 10)} to ${r.last.slice(0, 10)}` : '—';
+    const figures: [string, string][] = [
+      ['Posts', summary.posts.toLocaleString('en')],
+      ['Authors', summary.authors.toLocaleString('en')],
+      ['Snapshots', summary.snapshots.toLocaleString('en')],
+      ['Median plays', summary.plays.p50 === null ? '—' : number.format(summary.plays.p50)],
+      ['Median share rate', summary.shareRate.p50 === null ? '—' : percent.format(summary.shareRate.p50)],
+      ['Posted', range(summary.posted)],
+      ['Observed', range(summary.observed)],
+      ['Rejected rows', summary.rejects.toLocaleString('en')],
+    ];
+    $('lake-figures').replaceChildren(
+      ...figures.flatMap(([k, v]) => {
+        const div = element('div');
+        div.append(element('dt', k), element('dd', v));
+        return [div];
+      }),
+    );
+    status.textContent = `${summary.posts.toLocaleString('en')} posts from ${Object.keys(summary.postsByPlatform).join(', ')}.`;
+
+    const tags = summary.topHashtags;
+    barChart(
+      'hashtags-chart',
+      tags.map((t) => `#${t.tag}`),
+      tags.map((t) => t.posts),
+      'posts',
+      true,
+    );
+    fillTable(
+      'hashtags-table',
+      ['Hashtag', 'Posts'],
+      tags.map((t) => [`#${t.tag}`, t.posts]),
+    );
+
+    const engagement = await getJson<Engagement>('/v1/lake/engagement');
+    const bandLabel = (b: { from: number; to: number }) => `${number.format(b.from)}–${number.format(b.to)}`;
+    barChart(
+      'engagement-chart',
+      engagement.bins.map(bandLabel),
+      engagement.bins.map((b) => b.posts),
+      'posts',
+    );
+    fillTable(
+      'engagement-table',
+      ['Plays', 'Posts'],
+      engagement.bins.map((b) => [bandLabel(b), b.posts]),
+    );
+
+    const bucket = bucketFor(summary);
+    const trends = await getJson<Trends>(`/v1/lake/trends?tags=5&bucket=${bucket}`);
+    const starts = [...new Set(trends.tags.flatMap((t) => t.series.map((p) => p.start)))].sort();
+    const series = trends.tags.map((t) => {
+      const byStart = new Map(t.series.map((p) => [p.start, p.posts]));
+      return { label: `#${t.tag}`, values: starts.map((s) => byStart.get(s) ?? 0) };
+    });
+    $('trends-caption').textContent = `Top hashtags over time: posts per ${bucket}`;
+    lineChart('trends-chart', starts, series);
+    fillTable(
+      'trends-table',
+      [bucket, ...series.map((s) => s.label)],
+      starts.map((s, i) => [s, ...series.map((x) => x.values[i] ?? 0)]),
+    );
+  } catch (error) {
+    status.textContent = `Could not load the lake summary: ${describe(error)}`;
+  }
+}
+
+async function showModels(): Promise<void> {
+  const el = $('models');
+  try {
+    const models = await getJson<Models>('/v1/models');
+    const part = (name: string, m: Models['scorer']) =>
+      m.loaded ? `${name} ${m.version ?? ''}` : `${name}: not trained`;
+    el.textContent = `Models — ${part('ViralScore', models.scorer)}; ${part('language model', models.generator)}.`;
+  } catch (error) {
+    el.textContent = `Could not read the models: ${describe(error)}`;
+  }
+}
+
+let meterIds = 0;
+
+/** The five subscores as labelled meters, with the guidance under them. */
+function scoreView(score: DraftScore): HTMLElement {
+  const wrap = element('div', undefined, 'score');
+  wrap.append(element('p', `ViralScore ${Math.round(score.viralScore * 100)} / 100`, 'viral'));
+  const list = element('ul', undefined, 'subscores');
+  for (const [key, name] of Object.entries(subscoreNames)) {
+    const value = score.subscores[key as keyof typeof subscoreNames];
+    const li = element('li');
+    const id = `subscore-${++meterIds}`;
+    const label = element('label', `${name}: ${Math.round(value * 100)}`);
+    label.htmlFor = id;
+    const meter = element('meter');
+    meter.id = id;
+    meter.min = 0;
+    meter.max = 1;
+    meter.value = value;
+    li.append(label, meter);
+    list.append(li);
+  }
+  wrap.append(list);
+  if (score.guidance.length > 0) {
+    wrap.append(element('h3', 'Guidance'));
+    const g = element('ul');
+    for (const line of score.guidance) g.append(element('li', line));
+    wrap.append(g);
+  }
+  return wrap;
+}
+
+function setupScore(): void {
+  const form = $<HTMLFormElement>('score-form');
+  const text = $<HTMLTextAreaElement>('draft-text');
+  const result = $('score-result');
+  text.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) form.requestSubmit();
+  });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const hashtags = $<HTMLInputElement>('draft-hashtags')
+      .value.split(/[\s,]+/)
+      .map((t) => t.replace(/^#/, ''))
+      .filter(Boolean);
+    result.textContent = 'Scoring…';
+    postJson<{ modelVersion: string; score: DraftScore }>('/v1/score', {
+      text: text.value,
+      ...(hashtags.length > 0 ? { hashtags } : {}),
+    }).then(
+      (res) =>
+        result.replaceChildren(scoreView(res.score), element('p', `model ${res.modelVersion}`, 'hint')),
+      (error: unknown) => {
+        result.replaceChildren(
+          element(
+            'p',
+            describe(error),
+            error instanceof ApiFailure && error.modelAbsent ? 'notice' : 'error',
+          ),
+        );
+      },
+    );
+  });
+}
+
+function candidateItem(index: number): HTMLLIElement {
+  const li = element('li', undefined, 'candidate');
+  li.dataset.index = String(index);
+  li.append(element('p', '', 'text'));
+  return li;
+}
+
+function setupGenerate(): void {
+  const form = $<HTMLFormElement>('generate-form');
+  const stop = $<HTMLButtonElement>('generate-stop');
+  const status = $('generate-status');
+  const list = $<HTMLOListElement>('generate-candidates');
+  let abort: AbortController | undefined;
+  stop.addEventListener('click', () => abort?.abort());
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    abort = new AbortController();
+    const items = new Map<number, HTMLLIElement>();
+    const item = (i: number) => {
+      let li = items.get(i);
+      if (!li) {
+        li = candidateItem(i);
+        items.set(i, li);
+        list.append(li);
+      }
+      return li;
+    };
+    list.replaceChildren();
+    status.textContent = 'Generating…';
+    stop.disabled = false;
+    const body = {
+      prompt: $<HTMLInputElement>('generate-prompt').value,
+      candidates: Number($<HTMLInputElement>('generate-count').value),
+    };
+    postEvents(
+      '/v1/generate/stream',
+      body,
+      (event, data) => {
+        if (event === 'token') {
+          const t = data as { candidate: number; text: string };
+          const p = item(t.candidate).querySelector('.text');
+          if (p) p.textContent += t.text;
+        } else if (event === 'candidate') {
+          const c = data as Candidate;
+          const li = item(c.index);
+          li.replaceChildren(
+            element('p', c.text, 'text'),
+            element(
+              'p',
+              `rerank ${c.rerankScore.toFixed(3)} · log-prob ${c.logProbNorm.toFixed(3)} · ${c.policy.allowed ? 'policy: allowed' : `policy: blocked (${c.policy.reasons.join(', ')})`}`,
+              'hint',
+            ),
+            scoreView(c.score),
+          );
+        } else if (event === 'done') {
+          const ranking = (data as { ranking: number[] }).ranking;
+          list.replaceChildren(...ranking.map((i) => item(i)));
+          status.textContent = `${ranking.length} candidates, best first.`;
+        } else if (event === 'error') {
+          status.textContent = (data as { message: string }).message;
+        }
+      },
+      abort.signal,
+    )
+      .catch((error: unknown) => {
+        status.textContent = abort?.signal.aborted ? 'Stopped.' : describe(error);
+        status.className = error instanceof ApiFailure && error.modelAbsent ? 'notice' : '';
+      })
+      .finally(() => {
+        stop.disabled = true;
+      });
+  });
+}
+
+setupScore();
+setupGenerate();
+void showModels();
+void showLake();
