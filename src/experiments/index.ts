@@ -60,3 +60,6 @@ export { BetaBernoulliThompson, GaussianThompson, UniformPolicy, allocation } fr
 export type { ArmPolicy, ThompsonOptions } from './bandit.js';
 export { replayEvaluate, loggedDecisions } from './replay.js';
 export type { LoggedDecision, LoggedDecisionsOptions, ReplayOptions, ReplayResult } from './replay.js';
+export { allocateUnits } from './allocate.js';
+export type { AllocateOptions } from './allocate.js';
+export { readEventFile } from './event-file.js';
