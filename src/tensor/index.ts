@@ -38,7 +38,17 @@ export type { TensorLike } from './elementwise.js';
 export { transpose, transposeLast, slice, concat, split, gather } from './shape-ops.js';
 export { sum, mean, max } from './reduce.js';
 export type { ReduceOptions } from './reduce.js';
-export { matmul, softmax, logSoftmax, layerNorm, rmsNorm, crossEntropy, mse, dropout } from './nn-ops.js';
+export {
+  matmul,
+  linear,
+  softmax,
+  logSoftmax,
+  layerNorm,
+  rmsNorm,
+  crossEntropy,
+  mse,
+  dropout,
+} from './nn-ops.js';
 export type { MatmulOptions } from './nn-ops.js';
 export { checkGradients } from './grad-check.js';
 export type { GradCheckOptions, GradCheckResult } from './grad-check.js';

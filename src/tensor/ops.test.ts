@@ -13,6 +13,7 @@ import {
   gather,
   gelu,
   layerNorm,
+  linear,
   log,
   logSoftmax,
   matmul,
@@ -88,6 +89,16 @@ describe('gradients match central differences', () => {
     expectGradOk((a, b) => matmul(a, b), [p([2, 2, 3, 4], 32), p([2, 1, 4, 3], 33)]);
   });
 
+  it('for linear with and without bias, at ranks 2 to 4, and with frozen parts', () => {
+    expectGradOk((x, w, b) => linear(x, w, b), [p([3, 4], 60), p([4, 5], 61), p([5], 62)]);
+    expectGradOk((x, w, b) => linear(x, w, b), [p([2, 3, 4], 63), p([4, 5], 64), p([5], 65)]);
+    expectGradOk((x, w) => linear(x, w), [p([2, 2, 3, 4], 66), p([4, 2], 67)]);
+    const frozenW = p([4, 5], 69).freeze();
+    expectGradOk((x, b) => linear(x, frozenW, b), [p([2, 3, 4], 68), p([5], 70)]);
+    const constX = randn([2, 3, 4], new Random(71));
+    expectGradOk((w) => linear(constX, w), [p([4, 5], 72)]);
+  });
+
   it('for reshape, transpose, slice and concat', () => {
     expectGradOk((x) => reshape(x, [0, -1]), [p([2, 3, 2], 34)]);
     expectGradOk((x) => transpose(x, [2, 0, 1]), [p([2, 3, 4], 35)]);
@@ -140,6 +151,18 @@ describe('forward values', () => {
     // log(sum(exp([1, 2]))) - 2 = log(1 + e^-1) = 0.31326...
     expect(crossEntropy(a, tensor([1, 0], [2], 'int32')).toArray()[0]).toBeCloseTo(0.313262, 5);
     expect(gather(b, tensor([1, 1, 0], [3], 'int64')).toArray()).toEqual([7, 8, 7, 8, 5, 6]);
+  });
+
+  it('linear equals matmul plus a broadcast bias', () => {
+    const x = randn([2, 3, 4], new Random(73));
+    const w = randn([4, 5], new Random(74));
+    const b = randn([5], new Random(75));
+    const fused = linear(x, w, b);
+    const reference = add(matmul(x, w), b);
+    expect(fused.shape).toEqual([2, 3, 5]);
+    fused.toArray().forEach((v, i) => expect(v).toBeCloseTo(reference.toArray()[i], 5));
+    expect(() => linear(x, w, randn([4], new Random(76)))).toThrow(/bias must be \[5\], got \[4\]/);
+    expect(() => linear(x, randn([5, 4], new Random(77)))).toThrow(/weight \[in, out\]/);
   });
 
   it('rejects mismatched shapes with a validation error naming the op', () => {

@@ -1,6 +1,7 @@
 /**
- * Weight quantisation of traced models: every MatMul (or FusedMatMul with transB) whose right operand
- * is a 2-D float initialiser becomes an onnxruntime contrib node on integer weights. 8-bit: symmetric
+ * Weight quantisation of traced models: every MatMul (or FusedMatMul with transB, or Gemm without
+ * transposes or scaling, as `linear` makes; its bias becomes an Add) whose right operand is a 2-D
+ * float initialiser becomes an onnxruntime contrib node on integer weights. 8-bit: symmetric
  * per-column int8 weights with activations quantised on the fly (com.microsoft DynamicQuantizeMatMul).
  * 4-bit: symmetric blockwise 4-bit weights (com.microsoft MatMulNBits, zero point 8).
  */
@@ -163,24 +164,36 @@ export function quantizeModel(traced: TracedModel, options: QuantizeOptions): Qu
   const dropped = new Set<string>();
   let count = 0;
   let floatBytes = 0;
-  const nodes = graphNodes.map((n) => {
+  const nodes = graphNodes.flatMap((n) => {
     const isMatMul = n.opType === 'MatMul' && (n.domain ?? '') === '';
     const isFused =
       n.opType === 'FusedMatMul' && attrInt(n, 'transA') === 0 && attrFloat(n, 'alpha', 1) === 1;
-    if (!isMatMul && !isFused) return n;
+    const isGemm =
+      n.opType === 'Gemm' &&
+      (n.domain ?? '') === '' &&
+      attrInt(n, 'transA') === 0 &&
+      attrInt(n, 'transB') === 0 &&
+      attrFloat(n, 'alpha', 1) === 1 &&
+      attrFloat(n, 'beta', 1) === 1;
+    if (!isMatMul && !isFused && !isGemm) return [n];
     const b = inits.get(n.input![1]);
-    if (!b || b.dataType !== FLOAT || b.dims?.length !== 2) return n;
+    if (!b || b.dataType !== FLOAT || b.dims?.length !== 2) return [n];
     const dims = b.dims.map(Number);
-    if (dims[0] * dims[1] < minElements) return n;
+    if (dims[0] * dims[1] < minElements) return [n];
     const { w, k, n: cols } = weightKN(floatsOf(b), dims, isFused && attrInt(n, 'transB') === 1);
-    if (options.bits === 4 && k % block !== 0) return n;
+    if (options.bits === 4 && k % block !== 0) return [n];
     count++;
     floatBytes += 4 * k * cols;
     if (used.get(b.name!) === 1) dropped.add(b.name!);
     const name = `${n.name ?? 'mm'}_q${options.bits}`;
-    return options.bits === 8
-      ? int8Nodes(name, n.input![0], n.output![0], w, k, cols, added)
-      : int4Nodes(name, n.input![0], n.output![0], w, k, cols, block, added);
+    const bias = isGemm ? n.input![2] : undefined;
+    const out = bias ? `${name}_product` : n.output![0];
+    const product =
+      options.bits === 8
+        ? int8Nodes(name, n.input![0], out, w, k, cols, added)
+        : int4Nodes(name, n.input![0], out, w, k, cols, block, added);
+    if (!bias) return [product];
+    return [product, { name: `${name}_bias`, opType: 'Add', input: [out, bias], output: [n.output![0]] }];
   });
   const quantizedBytes = added.reduce((s, t) => s + (t.rawData?.length ?? 0), 0);
   const out: onnxProto.onnx.IGraphProto = {

@@ -8,6 +8,7 @@ import {
   gather,
   gelu,
   layerNorm,
+  linear,
   matmul,
   parameter,
   quantizeModel,
@@ -89,5 +90,23 @@ describe('trace', () => {
     const err4 = maxAbsDiff(new GraphSession(int4.model).run([x])[0], reference) / scale;
     expect(err4).toBeLessThan(0.25);
     expect(err4).toBeGreaterThan(err8);
+  });
+
+  it('quantises the Gemm nodes of linear layers and keeps their biases', () => {
+    const b1 = randn([w1.shape[1]], rng, 0.1).asParameter();
+    const model = trace((x) => linear(gelu(linear(x as Tensor, w1, b1)), w2), [randn([2, 4, width], rng)]);
+    const x = randn([3, 5, width], rng);
+    const reference = new GraphSession(model).run([x])[0];
+    const int8 = quantizeModel(model, { bits: 8 });
+    expect(int8.quantizedMatrices).toBe(2);
+    // Same bound as the matmul model above: the bias is added in float after the int8 product.
+    const out = new GraphSession(int8.model).run([x])[0];
+    expect(out.shape).toEqual([3, 5, w2.shape[1]]);
+    expect(maxAbsDiff(out, reference) / maxAbs(reference)).toBeLessThan(0.05);
+    const int4 = quantizeModel(model, { bits: 4, blockSize: 32 });
+    expect(int4.quantizedMatrices).toBe(2);
+    expect(maxAbsDiff(new GraphSession(int4.model).run([x])[0], reference) / maxAbs(reference)).toBeLessThan(
+      0.25,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { add, matmul } from '../../tensor/index.js';
+import { linear } from '../../tensor/index.js';
 import type { Tensor } from '../../tensor/index.js';
 import { Module } from '../module.js';
 import { normalParameter, resolveInit, zerosParameter } from './init.js';
@@ -34,7 +34,7 @@ export class Linear extends Module {
 
   /** Applies the layer to `x` [..., inFeatures], giving [..., outFeatures]. */
   forward(x: Tensor): Tensor {
-    const y = matmul(x, this.weight);
-    return this.bias === null ? y : add(y, this.bias);
+    // One fused op (Gemm with the bias inside): no separate pass over the output for the bias.
+    return this.bias === null ? linear(x, this.weight) : linear(x, this.weight, this.bias);
   }
 }
