@@ -1,0 +1,206 @@
+// `npm run bench -- gspf [--json] [--base-steps N] [--steps N] [--top-k K]`: gradient-surgical
+// fine-tuning against full fine-tuning of the same trained model. Reads ../shared/data/tiktok_en_2025.csv
+// when present (else the bundled sample, and says so): a base TKLLM is trained on every creator but the
+// one with the most captions; that creator's earlier captions are the fine-tuning set, their later ones
+// the evaluation set (on the sample, whose creators have three titles at most, the newest 20 % of titles
+// play the new creator). Each fine-tuning runs in its own process, so peak RSS is its own.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readCaptions } from '../src/cli/lm-commands.js';
+import { ingestFiles, Lake } from '../src/lake/index.js';
+import {
+  DEFAULT_LM_CONFIG,
+  LmModel,
+  Tokenizer,
+  encodeSamples,
+  evaluateLm,
+  trainLm,
+  trainTokenizer,
+} from '../src/lm/index.js';
+import type { CaptionRecord } from '../src/lm/index.js';
+import type { BenchOptions, BenchResult } from './run.js';
+
+const here = fileURLToPath(import.meta.url);
+const SHARED = fileURLToPath(new URL('../../shared/data/tiktok_en_2025.csv', import.meta.url));
+const SAMPLE = fileURLToPath(new URL('../data/youtube-trending-sample.csv', import.meta.url));
+
+interface Job {
+  dir: string;
+  mode: 'full' | 'gspf';
+  steps: number;
+  topK: number;
+}
+
+interface WorkerResult {
+  perplexity: number;
+  seconds: number;
+  peakRssMb: number;
+  trainableParameters: number;
+  optimizerStateMb: number;
+  selected: string[][];
+}
+
+function intArg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const value = Number(args[i + 1]);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+/** Fine-tunes the saved base model in this process and prints one JSON line. */
+function worker(jobFile: string): void {
+  const job = JSON.parse(readFileSync(jobFile, 'utf8')) as Job;
+  const tokenizer = Tokenizer.load(join(job.dir, 'tokenizer.json'));
+  const model = LmModel.load(join(job.dir, 'base'));
+  const data = JSON.parse(readFileSync(join(job.dir, 'finetune.json'), 'utf8')) as {
+    train: string[];
+    evaluation: string[];
+  };
+  const train = encodeSamples(
+    tokenizer,
+    data.train.map((text) => ({ text })),
+    model.config.contextLength,
+  );
+  const evaluation = encodeSamples(
+    tokenizer,
+    data.evaluation.map((text) => ({ text })),
+    model.config.contextLength,
+  );
+  const started = performance.now();
+  const result = trainLm(model, train, {
+    steps: job.steps,
+    batchSize: 8,
+    lr: 1e-3,
+    warmupSteps: 2,
+    seed: 1,
+    ...(job.mode === 'gspf'
+      ? { gspf: { topK: job.topK, probeBatches: 2, reselectEvery: Math.max(1, Math.floor(job.steps / 3)) } }
+      : {}),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const trainable = model.trainableParameters();
+  const out: WorkerResult = {
+    perplexity: evaluateLm(model, evaluation).perplexity,
+    seconds,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    trainableParameters: trainable.reduce((n, p) => n + p.size, 0),
+    // AdamW keeps two float32 moments per trainable weight.
+    optimizerStateMb: (trainable.reduce((n, p) => n + p.size, 0) * 8) / 2 ** 20,
+    selected: result.selections.map((s) => s.selected),
+  };
+  console.log(JSON.stringify(out));
+}
+
+function runWorker(job: Job): WorkerResult {
+  const jobFile = join(job.dir, `job-${job.mode}.json`);
+  writeFileSync(jobFile, JSON.stringify(job));
+  const child = spawnSync(process.execPath, [...process.execArgv, here, '--gspf-worker', jobFile], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 2 ** 20,
+  });
+  if (child.status !== 0) throw new Error(`fine-tuning (${job.mode}) failed: ${child.stderr}`);
+  const lines = child.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as WorkerResult;
+}
+
+async function loadCaptions(path: string, dir: string): Promise<CaptionRecord[]> {
+  const lake = await Lake.open(join(dir, 'lake'));
+  try {
+    await ingestFiles(lake, [path], path === SAMPLE ? { year: 2017 } : {});
+    return await readCaptions(lake);
+  } finally {
+    lake.close();
+  }
+}
+
+/** Trains the base model, then fine-tunes it fully and with GSPF, each in a child process. */
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const baseSteps = intArg(options.args, '--base-steps', 150);
+  const steps = intArg(options.args, '--steps', 60);
+  const topK = intArg(options.args, '--top-k', 2);
+  const shared = existsSync(SHARED);
+  const source = shared ? SHARED : SAMPLE;
+  options.log(shared ? `data: ${source}` : `../shared/data is absent: data is the bundled sample ${source}`);
+  const dir = mkdtempSync(join(tmpdir(), 'tkllm-bench-gspf-'));
+  try {
+    const captions = await loadCaptions(source, dir);
+    const counts = new Map<string, number>();
+    for (const c of captions) if (c.creator) counts.set(c.creator, (counts.get(c.creator) ?? 0) + 1);
+    const [creator, posts] = [...counts].sort((a, b) => b[1] - a[1])[0];
+    let base: CaptionRecord[];
+    let target: CaptionRecord[];
+    let targetName: string;
+    if (posts >= 12) {
+      base = captions.filter((c) => c.creator !== creator);
+      target = captions.filter((c) => c.creator === creator);
+      targetName = creator;
+    } else {
+      const cut = Math.round(captions.length * 0.8);
+      base = captions.slice(0, cut);
+      target = captions.slice(cut);
+      targetName = 'the newest 20 % of captions';
+    }
+    const split = Math.round(target.length * 0.75);
+    const finetune = {
+      train: target.slice(0, split).map((c) => c.text),
+      evaluation: target.slice(split).map((c) => c.text),
+    };
+    writeFileSync(join(dir, 'finetune.json'), JSON.stringify(finetune));
+    options.log(
+      `base: ${base.length} captions, ${baseSteps} steps; fine-tuning on ${targetName}: ${finetune.train.length} captions, evaluated on ${finetune.evaluation.length}`,
+    );
+
+    const tokenizer = trainTokenizer(
+      base.map((c) => c.text),
+      { vocabSize: DEFAULT_LM_CONFIG.vocabSize },
+    );
+    tokenizer.save(join(dir, 'tokenizer.json'));
+    const model = new LmModel({ ...DEFAULT_LM_CONFIG, vocabSize: tokenizer.vocabSize }, { seed: 1 });
+    const baseSamples = encodeSamples(
+      tokenizer,
+      base.map((c) => ({ text: c.text })),
+      model.config.contextLength,
+    );
+    trainLm(model, baseSamples, { steps: baseSteps, batchSize: 32, lr: 3e-3 });
+    model.save(join(dir, 'base'));
+    const evaluation = encodeSamples(
+      tokenizer,
+      finetune.evaluation.map((text) => ({ text })),
+      model.config.contextLength,
+    );
+    const perplexityBase = evaluateLm(model, evaluation).perplexity;
+    options.log(`base model perplexity on the evaluation captions: ${perplexityBase.toFixed(2)}`);
+
+    const full = runWorker({ dir, mode: 'full', steps, topK });
+    options.log(`full fine-tuning: ${JSON.stringify(full)}`);
+    const gspf = runWorker({ dir, mode: 'gspf', steps, topK });
+    options.log(`GSPF fine-tuning: ${JSON.stringify(gspf)}`);
+    return {
+      data: shared ? 'tiktok_en_2025.csv' : 'bundled sample',
+      target: targetName,
+      perplexityBase,
+      perplexityGspf: gspf.perplexity,
+      perplexityFull: full.perplexity,
+      perplexityRatio: gspf.perplexity / full.perplexity,
+      secondsGspf: gspf.seconds,
+      secondsFull: full.seconds,
+      peakRssMbGspf: gspf.peakRssMb,
+      peakRssMbFull: full.peakRssMb,
+      trainableParametersGspf: gspf.trainableParameters,
+      trainableParametersFull: full.trainableParameters,
+      optimizerStateMbGspf: gspf.optimizerStateMb,
+      optimizerStateMbFull: full.optimizerStateMb,
+      gspfSelections: gspf.selected.map((s) => s.join('+')).join(' | '),
+      steps,
+      topK,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--gspf-worker') worker(process.argv[3]);
