@@ -71,13 +71,13 @@ function sample(random: Random, mask: BannedSequenceMask | undefined, maxTokens:
   const cursor = mask?.start();
   const ids: number[] = [];
   for (let step = 0; step < maxTokens; step++) {
-    const last = step === maxTokens - 1;
     const logits = new Float32Array(pieces.length);
-    cursor?.apply(logits, { last });
+    cursor?.apply(logits, { remaining: maxTokens - 1 - step });
     const allowed: number[] = [];
     logits.forEach((logit, id) => {
       if (logit !== Number.NEGATIVE_INFINITY) allowed.push(id);
     });
+    if (allowed.length === 0) throw new Error(`cornered after ${JSON.stringify(decode(ids))}`);
     const id = allowed[random.int(allowed.length)];
     if (id === EOS) break;
     cursor?.advance(id);
@@ -155,6 +155,17 @@ describe('BannedSequenceMask', () => {
     const lastStep = mask.bannedTokenIds('ba', { last: true });
     expect(lastStep).toContain(pieces.indexOf('d'));
     expect(mask.bannedTokenIds('ba')).not.toContain(pieces.indexOf('d'));
+  });
+
+  it('never corners the sampler: no half character or l33t symbol right after a banned word', () => {
+    const bytes = Array.from({ length: 256 }, (_, b) => Uint8Array.of(b));
+    const byteMask = new BannedSequenceMask(bytes, { policy, endTokenIds: [] });
+    const banned = byteMask.start('bad').banned();
+    // A letter carries the word on ("badg..."); a lead byte or "!" would leave "bad" hanging.
+    expect(banned).not.toContain('g'.charCodeAt(0));
+    expect(banned).toEqual(expect.arrayContaining([0xc3, 0xed, '!'.charCodeAt(0), ' '.charCodeAt(0)]));
+    // Away from a banned word, half characters are fine.
+    expect(byteMask.start('ok').banned()).not.toContain(0xc3);
   });
 
   it('adds a request’s own terms', () => {

@@ -29,7 +29,13 @@ export interface BannedSequenceMaskOptions {
 
 /** Options of one masking step. */
 export interface MaskStepOptions {
-  /** The next token is the last one (a length limit): also mask tokens after which the text may not end. */
+  /**
+   * How many tokens may still follow the next one before a length limit ends the text (0: the next token is
+   * the last). With 0, tokens after which the text could not end cleanly are masked too, so that a length
+   * limit never leaves a banned word at the end. Default: no limit known (Infinity).
+   */
+  remaining?: number;
+  /** Shorthand for `remaining: 0`. */
   last?: boolean;
 }
 
@@ -55,7 +61,10 @@ const FLUSH = 256;
  * banned list are memoised, so after warm-up a step costs a map lookup.
  *
  * Word-bounded terms complete only at the separator after them, so a prefix such as "kil" is never masked
- * early; `endTokenIds` and `last` cover the end of the text, which is a separator too.
+ * early; `endTokenIds` cover the end of the text, which is a separator too. A piece that would leave a
+ * banned word with no clean way to go on (right before the length limit, or followed by half a character or
+ * an unresolved l33t symbol) is masked as well, so the term never becomes unavoidable and the sampler is
+ * never left without a token.
  * @example
  * const mask = new BannedSequenceMask(pieces, { endTokenIds: [tok.endOfScriptId] });
  * const cursor = mask.start();
@@ -75,6 +84,7 @@ export class BannedSequenceMask {
   private readonly transitions = new Map<number, number>();
   private readonly endFires = new Map<number, boolean>();
   private readonly bannedCache = new Map<number, readonly number[]>();
+  private readonly distances = new Map<number, number>();
   /** Number of distinct banned patterns. */
   readonly patternCount: number;
 
@@ -167,12 +177,17 @@ export class BannedSequenceMask {
     return fires;
   }
 
-  /** @internal Banned token ids in `state`, memoised. */
-  bannedIn(state: number, last: boolean): readonly number[] {
-    const cacheKey = state * 2 + (last ? 1 : 0);
+  /** @internal Banned token ids in `state` when `remaining` tokens may follow the next one, memoised. */
+  bannedIn(state: number, remaining: number): readonly number[] {
+    const roomToFinish = remaining >= 1;
+    const cacheKey = state * 2 + (roomToFinish ? 1 : 0);
     const cached = this.bannedCache.get(cacheKey);
     if (cached !== undefined) return cached;
     const banned: number[] = [];
+    const cornered = (next: number) => {
+      const d = this.tokensToCleanEnd(next);
+      return d > 1 || (d === 1 && !roomToFinish);
+    };
     const walk = (node: TrieNode, at: number): void => {
       for (const [byte, child] of node.children) {
         const t = this.step(at, byte);
@@ -180,19 +195,51 @@ export class BannedSequenceMask {
           banned.push(...subtreeTokens(child));
           continue;
         }
-        if (last && child.tokens.length > 0 && this.endingFires(t.next)) banned.push(...child.tokens);
+        if (child.tokens.length > 0 && cornered(t.next)) banned.push(...child.tokens);
         walk(child, t.next);
       }
     };
     walk(this.root, state);
     const flushed = this.step(state, FLUSH);
-    for (const id of this.specialIds)
-      if (flushed.fires || (last && this.endingFires(flushed.next))) banned.push(id);
+    if (flushed.fires || cornered(flushed.next)) banned.push(...this.specialIds);
     if (this.endingFires(state)) banned.push(...this.endTokenIds);
     banned.sort((a, b) => a - b);
     const result = Object.freeze(banned);
     this.bannedCache.set(cacheKey, result);
     return result;
+  }
+
+  /**
+   * How many tokens it takes from `state` to a text that may end without completing a banned term: 0 when it
+   * may end now; 1 when a banned word is pending at its end and one token can carry on the word ("bad" ->
+   * "badge"); otherwise Infinity. A state holding half a character or unresolved l33t symbols right after a
+   * banned word counts as Infinity: finishing it is possible but needs a search over several tokens, and
+   * refusing the one token that led there costs the model almost nothing.
+   */
+  private tokensToCleanEnd(state: number): number {
+    const known = this.distances.get(state);
+    if (known !== undefined) return known;
+    let distance = 0;
+    if (this.endingFires(state)) {
+      const { canon, utf8 } = this.states[state]!;
+      distance = utf8 === '' && canon.length === 1 && this.canCarryOn(state) ? 1 : Number.POSITIVE_INFINITY;
+    }
+    this.distances.set(state, distance);
+    return distance;
+  }
+
+  /** Whether some token from `state` completes nothing and leaves a text that may end. */
+  private canCarryOn(state: number): boolean {
+    const search = (node: TrieNode, at: number): boolean => {
+      for (const [byte, child] of node.children) {
+        const t = this.step(at, byte);
+        if (t.fires) continue;
+        if (child.tokens.length > 0 && !this.endingFires(t.next)) return true;
+        if (search(child, t.next)) return true;
+      }
+      return false;
+    };
+    return search(this.root, state);
   }
 
   private intern(ac: number, canon: string, utf8: string): number {
@@ -257,7 +304,10 @@ export class MaskCursor {
 
   /** Token ids that must not come next. */
   banned(options: MaskStepOptions = {}): readonly number[] {
-    return this.mask.bannedIn(this.state, options.last === true);
+    const remaining = options.last === true ? 0 : (options.remaining ?? Number.POSITIVE_INFINITY);
+    if (!(remaining >= 0))
+      throw new ValidationError(`\`remaining\` must be a non-negative number of tokens, got ${remaining}`);
+    return this.mask.bannedIn(this.state, remaining);
   }
 
   /** Whether the text may end here without completing a banned term. */
@@ -292,7 +342,7 @@ export interface MaskingContext {
 
 /** Options of `maskingProcessor`. */
 export interface MaskingProcessorOptions {
-  /** The sampler's token limit: the step before it is the last, where `last` masking applies. */
+  /** The sampler's token limit (after any cap by the context length): it sets each step's `remaining`. */
   maxNewTokens?: number;
   /** Text each candidate will be checked with before its generated text (default none). */
   prefix?: string;
@@ -318,8 +368,11 @@ export function maskingProcessor(
     }
     for (; entry.consumed < context.generated.length; entry.consumed++)
       entry.cursor.advance(context.generated[entry.consumed]);
-    const last = options.maxNewTokens !== undefined && context.step >= options.maxNewTokens - 1;
-    entry.cursor.apply(logits, { last });
+    const remaining =
+      options.maxNewTokens === undefined
+        ? Number.POSITIVE_INFINITY
+        : Math.max(0, options.maxNewTokens - 1 - context.step);
+    entry.cursor.apply(logits, { remaining });
   };
 }
 
