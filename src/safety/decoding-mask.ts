@@ -221,7 +221,7 @@ export class BannedSequenceMask {
     if (known !== undefined) return known;
     let distance = 0;
     if (this.endingFires(state)) {
-      const { canon, utf8 } = this.states[state]!;
+      const { canon, utf8 } = this.states[state];
       distance = utf8 === '' && canon.length === 1 && this.canCarryOn(state) ? 1 : Number.POSITIVE_INFINITY;
     }
     this.distances.set(state, distance);
