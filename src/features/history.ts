@@ -390,8 +390,7 @@ export class History {
   /** How many earlier posts share the subject's template, opener, sound or challenge tags. */
   replicability(s: Subject): number[] {
     const before = (series: TimeSeries | undefined) => series?.before(s.time) ?? 0;
-    const creators = (series: TimeSeries | undefined) =>
-      series ? series.creatorsBetween(Number.NEGATIVE_INFINITY, s.time) : 0;
+    const creators = (series: TimeSeries | undefined) => series?.creatorsBefore(s.time) ?? 0;
     const template = s.analysis.template ? this.templates.get(s.analysis.template) : undefined;
     const opener = s.analysis.opener ? this.openers.get(s.analysis.opener) : undefined;
     const own =

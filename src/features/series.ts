@@ -13,13 +13,27 @@ export class TimeSeries {
     this.authors.push(author);
   }
 
-  /** Sorts by time (stable for equal times). */
+  /** Distinct creators among the first i entries, for "creators before t" in one binary search. */
+  private distinct: Uint32Array = new Uint32Array(1);
+
+  /** Sorts by time (stable for equal times) and indexes the creators. */
   seal(): void {
     const order = this.times.map((_, i) => i).sort((a, b) => this.times[a] - this.times[b]);
     const t = order.map((i) => this.times[i]);
     const a = order.map((i) => this.authors[i]);
-    this.times.splice(0, t.length, ...t);
-    this.authors.splice(0, a.length, ...a);
+    // Element-wise copies: spreading a long array into splice() would overflow the call stack.
+    for (let i = 0; i < t.length; i++) [this.times[i], this.authors[i]] = [t[i], a[i]];
+    this.distinct = new Uint32Array(t.length + 1);
+    const seen = new Set<number>();
+    for (let i = 0; i < a.length; i++) {
+      seen.add(a[i]);
+      this.distinct[i + 1] = seen.size;
+    }
+  }
+
+  /** Distinct creators among the entries strictly before `time`. */
+  creatorsBefore(time: number): number {
+    return this.distinct[lowerBound(this.times, time)] ?? 0;
   }
 
   /** Entries strictly before `time`. */
@@ -33,7 +47,7 @@ export class TimeSeries {
   }
 
   /** Distinct creators among the entries in [from, to); scans at most `cap` entries (the latest ones). */
-  creatorsBetween(from: number, to: number, cap = 2000): number {
+  creatorsBetween(from: number, to: number, cap = 500): number {
     const end = lowerBound(this.times, to);
     const start = Math.max(lowerBound(this.times, from), end - cap);
     const seen = new Set<number>();

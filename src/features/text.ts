@@ -145,20 +145,26 @@ export function splitSentences(text: string): string[] {
 interface SentenceStats {
   words: string[];
   raw: string[];
+  /** Raw words and '@' for mentions, in order. */
+  tokens: string[];
   emoji: string[];
   affect: Affect;
 }
 
+const tokenRe = /@|[\p{L}\p{N}][\p{L}\p{N}\p{M}'’]*/gu;
+
 function sentenceStats(sentence: string): SentenceStats {
-  const clean = sentence.replace(urlRe, ' ').replace(hashtagRe, ' ').replace(mentionRe, ' ');
-  const raw = clean.match(wordRe) ?? [];
+  // Mentions stay as '@' tokens for the template; they are not words.
+  const clean = sentence.replace(urlRe, ' ').replace(hashtagRe, ' ').replace(mentionRe, ' @ ');
+  const tokens = clean.match(tokenRe) ?? [];
+  const raw = tokens.filter((t) => t !== '@');
   const words = raw.map((w) => w.toLowerCase().replace(/’/g, "'"));
   const emoji = sentence.match(emojiRe) ?? [];
   let caps = 0;
   for (const w of raw) if (w.length > 1 && w === w.toUpperCase() && w !== w.toLowerCase()) caps++;
   const exclamations = count(sentence, '!');
   const affect = sentenceAffect(words, emoji, exclamations, raw.length ? caps / raw.length : 0);
-  return { words, raw, emoji, affect };
+  return { words, raw, tokens, emoji, affect };
 }
 
 function count(text: string, ch: string): number {
@@ -172,21 +178,26 @@ function count(text: string, ch: string): number {
  * capitalised words inside a sentence (names), so that "5 things Anna hates" and "7 things Tom hates" meet.
  */
 export function templateOf(text: string, creatorName?: string): string {
-  const nameWords = new Set((creatorName ?? '').toLowerCase().match(wordRe) ?? []);
+  return maskTemplate(
+    splitSentences(text).map((s) => sentenceStats(s).tokens),
+    text,
+    creatorName,
+  );
+}
+
+function maskTemplate(sentences: readonly string[][], text: string, creatorName: string | undefined): string {
+  const nameWords = creatorName ? new Set(creatorName.toLowerCase().match(wordRe) ?? []) : undefined;
   const allCaps = text === text.toUpperCase();
   const tokens: string[] = [];
-  for (const sentence of splitSentences(text)) {
-    const clean = sentence.replace(urlRe, ' ').replace(hashtagRe, ' ').replace(mentionRe, ' @ ');
-    const raw = clean.match(/@|[\p{L}\p{N}][\p{L}\p{N}\p{M}'’]*/gu) ?? [];
+  for (const raw of sentences)
     raw.forEach((w, i) => {
       const lower = w.toLowerCase();
       if (w === '@') tokens.push('@');
-      else if (/^\d/.test(w)) tokens.push('0');
-      else if (nameWords.has(lower)) tokens.push('N');
-      else if (!allCaps && i > 0 && /^\p{Lu}/u.test(w) && lower !== 'i') tokens.push('N');
+      else if (w.charCodeAt(0) >= 48 && w.charCodeAt(0) <= 57) tokens.push('0');
+      else if (nameWords?.has(lower)) tokens.push('N');
+      else if (!allCaps && i > 0 && w !== lower && /^\p{Lu}/u.test(w) && lower !== 'i') tokens.push('N');
       else tokens.push(lower);
     });
-  }
   // Runs of masks collapse, so that "Anna Smith" and "Tom" give the same template.
   return tokens.filter((t, i) => !(t === 'N' && tokens[i - 1] === 'N')).join(' ');
 }
@@ -282,7 +293,11 @@ export function analyseText(
     nWords ? hookWords.length / nWords : 0,
   ];
 
-  const template = templateOf(text, options.creatorName);
+  const template = maskTemplate(
+    stats.map((st) => st.tokens),
+    text,
+    options.creatorName,
+  );
   const opener = template.split(' ').slice(0, 5).join(' ');
   return { text: textValues, emotion, hook, hookText, words, template, opener, hashtags };
 }
