@@ -273,6 +273,7 @@ describe('ingest endpoints', () => {
   it('ingests JSON posts into the lake and reports accepted and rejected rows', async () => {
     const base = await serve();
     const before = await fixture.lake.count('SELECT count(*) FROM posts');
+    expect((await call(`${base}/v1/lake/summary`)).body.posts).toBe(before); // cached until the next write
     const res = await call(`${base}/v1/ingest`, {
       method: 'POST',
       headers: { ...json, ...auth },

@@ -43,7 +43,7 @@ export function lakeRoutes(context: ServerContext): FastifyPluginCallbackTypebox
     try {
       const path = join(dir, name);
       await write(path);
-      const result = await gate.use((lake) => ingestFile(lake, path, options));
+      const result = await gate.write((lake) => ingestFile(lake, path, options));
       metrics.ingestedRows.inc({ outcome: 'accepted' }, result.rowsAccepted);
       metrics.ingestedRows.inc({ outcome: 'rejected' }, result.rowsRejected);
       return { ...result, file: name };
@@ -63,7 +63,10 @@ export function lakeRoutes(context: ServerContext): FastifyPluginCallbackTypebox
           response: { 200: LakeSummary, ...errors(400) },
         },
       },
-      (request) => gate.use((lake) => lakeStats(lake, { topHashtags: request.query.top })),
+      (request) =>
+        gate.cached(`summary:${request.query.top}`, (lake) =>
+          lakeStats(lake, { topHashtags: request.query.top }),
+        ),
     );
 
     app.get(
@@ -75,7 +78,7 @@ export function lakeRoutes(context: ServerContext): FastifyPluginCallbackTypebox
           response: { 200: EngagementHistogram },
         },
       },
-      async () => ({ metric: 'plays' as const, bins: await gate.use(playsHistogram) }),
+      async () => ({ metric: 'plays' as const, bins: await gate.cached('engagement', playsHistogram) }),
     );
 
     app.get(
@@ -90,7 +93,9 @@ export function lakeRoutes(context: ServerContext): FastifyPluginCallbackTypebox
       },
       async (request) => ({
         bucket: request.query.bucket,
-        tags: await gate.use((lake) => hashtagTrends(lake, request.query.tags, request.query.bucket)),
+        tags: await gate.cached(`trends:${request.query.tags}:${request.query.bucket}`, (lake) =>
+          hashtagTrends(lake, request.query.tags, request.query.bucket),
+        ),
       }),
     );
 

@@ -1,0 +1,139 @@
+// `npm run bench -- serve [--json] [--duration S] [--connections N]`: starts `tkllm serve`'s server on
+// loopback in a child process over a fresh lake holding the bundled sample, drives it with autocannon for
+// a bounded time per endpoint, stops it, and reports requests/s, p50/p99 latency and errors. The server
+// runs in its own process so that the load generator does not share its event loop.
+// Scoring and generation are driven when the server has their models (issue 8's targets: p99 under 50 ms
+// for batches of 16 drafts, no errors at 100 connections); until then their keys are null.
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import type { BenchOptions, BenchResult } from './run.js';
+
+const childFlag = 'TKLLM_SERVE_BENCH_DIR';
+
+/** In the child: open a lake with the sample, serve it on a free loopback port, report the port. */
+async function serveChild(dir: string): Promise<void> {
+  const { Lake, ingestFile } = await import('../src/lake/index.js');
+  const { createServer } = await import('../src/server/index.js');
+  const { samplePath } = await import('../src/cli/lake-commands.js');
+  const lake = await Lake.open(dir);
+  await ingestFile(lake, samplePath, { year: 2017 });
+  const app = await createServer({ lake, rateLimit: false, studioDir: null });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  process.send?.({ address });
+  process.once('disconnect', () => {
+    void app.close().then(() => lake.close());
+  });
+}
+
+if (process.env[childFlag]) await serveChild(process.env[childFlag]);
+
+interface Drive {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  requests: number;
+}
+
+async function drive(options: autocannon.Options): Promise<Drive> {
+  const result = await autocannon(options);
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    // Connection errors, timeouts and every answer that is not 2xx.
+    errors: result.errors + result.timeouts + result.non2xx,
+    requests: result.requests.total,
+  };
+}
+
+/** Starts the server child, drives each endpoint that exists, and returns the figures. */
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const arg = (name: string, fallback: number) => {
+    const at = options.args.indexOf(name);
+    return at >= 0 ? Number(options.args[at + 1]) : fallback;
+  };
+  const duration = arg('--duration', 5);
+  const connections = arg('--connections', 100);
+  const dir = mkdtempSync(join(tmpdir(), 'tkllm-bench-serve-'));
+  let child: ChildProcess | undefined;
+  try {
+    child = fork(fileURLToPath(import.meta.url), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, [childFlag]: dir },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const [message] = (await Promise.race([
+      once(child, 'message'),
+      once(child, 'exit').then(([code]) => {
+        throw new Error(`the server process exited with ${String(code)} before listening`);
+      }),
+    ])) as [{ address: string }];
+    const base = message.address;
+    options.log(`server at ${base}; ${connections} connections, ${duration} s per endpoint`);
+    const models = (await (await fetch(`${base}/v1/models`)).json()) as {
+      scorer: { loaded: boolean };
+      generator: { loaded: boolean };
+    };
+
+    const summary = await drive({ url: `${base}/v1/lake/summary`, connections, duration });
+    options.log(`lake summary: ${summary.requestsPerSecond} req/s, p99 ${summary.p99Ms} ms`);
+    const health = await drive({ url: `${base}/healthz`, connections, duration });
+    options.log(`healthz: ${health.requestsPerSecond} req/s, p99 ${health.p99Ms} ms`);
+
+    let score: Drive | undefined;
+    if (models.scorer.loaded) {
+      const drafts = Array.from({ length: 16 }, (_, i) => ({
+        text: `Draft ${i}: would you try this? #food`,
+      }));
+      score = await drive({
+        url: `${base}/v1/score/batch`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ drafts }),
+        connections,
+        duration,
+      });
+    } else options.log('no ViralScore model in this server: scoreP99Ms is null');
+    let generate: Drive | undefined;
+    if (models.generator.loaded) {
+      generate = await drive({
+        url: `${base}/v1/generate`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'ramen at 3am', candidates: 8, maxNewTokens: 32 }),
+        connections: Math.min(connections, 8),
+        duration,
+      });
+    } else options.log('no language model in this server: generateP99Ms is null');
+
+    const runs = [summary, health, score, generate].filter((d): d is Drive => d !== undefined);
+    return {
+      scoreP99Ms: score?.p99Ms ?? null,
+      scoreP50Ms: score?.p50Ms ?? null,
+      scoreRequestsPerSecond: score?.requestsPerSecond ?? null,
+      generateP99Ms: generate?.p99Ms ?? null,
+      generateP50Ms: generate?.p50Ms ?? null,
+      // The lake summary's rate: the endpoint every studio visit calls, and the one that exists today.
+      requestsPerSecond: summary.requestsPerSecond,
+      summaryP50Ms: summary.p50Ms,
+      summaryP99Ms: summary.p99Ms,
+      healthzRequestsPerSecond: health.requestsPerSecond,
+      healthzP99Ms: health.p99Ms,
+      errors: runs.reduce((a, d) => a + d.errors, 0),
+      requests: runs.reduce((a, d) => a + d.requests, 0),
+      connections,
+      durationSeconds: duration,
+      load1: Number(loadavg()[0].toFixed(2)),
+    };
+  } finally {
+    if (child?.connected) child.disconnect();
+    if (child && child.exitCode === null) await once(child, 'exit');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
