@@ -1,12 +1,14 @@
-// `npx tsx bench/engine-profile.ts [--steps N]`: where training steps of the reference GPT spend their
+// `npx tsx bench/engine-profile.ts [--steps N] [--threads N]`: where training steps of the reference GPT spend their
 // time: per kernel (op chain and input shapes) as measured by the tensor library's `profileKernels`,
 // split into forward, backward and optimiser, with the time outside kernels (JS) shown apart.
 import { Random } from '../src/core/index.js';
 import { AdamW, Gpt } from '../src/nn/index.js';
-import { Tensor, crossEntropy, mean, profileKernels } from '../src/tensor/index.js';
+import { Tensor, configureEngine, crossEntropy, mean, profileKernels } from '../src/tensor/index.js';
 
 const stepsArg = process.argv.indexOf('--steps');
 const steps = stepsArg >= 0 ? Number(process.argv[stepsArg + 1]) : 5;
+const threadsArg = process.argv.indexOf('--threads');
+if (threadsArg >= 0) configureEngine({ maxThreads: Number(process.argv[threadsArg + 1]) });
 const model = new Gpt(
   { vocabSize: 2048, dModel: 192, nLayers: 4, nHeads: 4, contextLength: 64 },
   { seed: 0 },

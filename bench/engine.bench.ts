@@ -1,4 +1,4 @@
-// `npm run bench -- engine [--json] [--steps N] [--rounds N] [--warmup N] [--no-pytorch]`: trains the
+// `npm run bench -- engine [--json] [--steps N] [--rounds N] [--warmup N] [--threads N] [--no-pytorch]`: trains the
 // reference GPT (vocabulary 2048, width 192, 4 layers, 4 heads, context 64, batch 16, AdamW lr 3e-4 wd
 // 0.1) on random tokens, times training steps and no-grad forwards, and — where /usr/bin/python3 imports
 // torch — trains the identical model in PyTorch (bench/engine_pytorch.py, same thread count) in the same
@@ -7,7 +7,8 @@
 // Fair under load: the machine is shared, so the timed steps are split into rounds, and each round runs
 // a block of TKLLM steps and a block of PyTorch steps back to back (ABBA order across rounds, so that a
 // load that rises or falls during the run favours neither). PyTorch waits in a server process between
-// its blocks, idle. The ratio compares the two engines over the same rounds.
+// its blocks, idle. The ratio compares the two engines over the same rounds. CPU time per step is
+// reported too: with --threads 1 it measures work, which other processes on the machine barely change.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -32,6 +33,8 @@ interface Phases {
 
 interface BlockResult {
   stepMs: number[];
+  /** CPU time of the block, all threads (training blocks only). */
+  cpuMs?: number;
   phasesMs?: Phases;
   loss?: number;
 }
@@ -123,7 +126,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const block = Math.max(1, Math.round(steps / rounds));
   const warmup = intArg(options.args, '--warmup', 3);
   const tokensPerStep = BATCH * CONFIG.contextLength;
-  // The same thread count on both sides: the tensor engine's current setting.
+  // The same thread count on both sides: the tensor engine's setting, or --threads.
+  const threadsArg = intArg(options.args, '--threads', 0);
+  if (threadsArg > 0) configureEngine({ maxThreads: threadsArg });
   const threads = configureEngine({}).maxThreads;
 
   const torch = options.args.includes('--no-pytorch')
@@ -204,12 +209,15 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
   } else options.log(`engine: PyTorch comparison absent: ${plan.torch.ok ? '' : plan.torch.why}`);
 
   // Rounds in ABBA order: TKLLM first in even rounds, PyTorch first in odd ones.
-  const ours = { train: [] as number[][], forward: [] as number[][] };
+  const ours = { train: [] as number[][], forward: [] as number[][], cpuMs: 0 };
   const theirs = { train: [] as BlockResult[], forward: [] as number[][] };
   for (const kind of ['train', 'forward'] as const) {
     for (let r = 0; r < rounds; r++) {
       const runOurs = (): void => {
+        const cpu = process.cpuUsage();
         ours[kind].push(kind === 'train' ? trainBlock(block, true) : forwardBlock(block));
+        const used = process.cpuUsage(cpu);
+        if (kind === 'train') ours.cpuMs += (used.user + used.system) / 1000;
       };
       const runTheirs = async (): Promise<void> => {
         if (server === null) return;
@@ -258,6 +266,7 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
       backward: round(phases.backwardMs / n),
       optimizer: round(phases.optimizerMs / n),
     },
+    trainCpuMsPerStep: round(ours.cpuMs / n),
   };
   if (server === null || info === null) return result;
 
@@ -266,6 +275,7 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
   const pyTrain = perSecond(pyTrainMs);
   const pyTrainMedian = (tokensPerStep * 1000) / median(pyTrainMs);
   const pyForward = perSecond(pyForwardMs);
+  const pyCpuMs = total(theirs.train.map((b) => b.cpuMs ?? NaN));
   const pyPhases = { forwardMs: 0, backwardMs: 0, optimizerMs: 0 };
   for (const b of theirs.train)
     for (const k of Object.keys(pyPhases) as (keyof Phases)[]) pyPhases[k] += b.phasesMs?.[k] ?? 0;
@@ -292,6 +302,10 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
     forwardRatioVsPytorch: round(forwardTokensPerSecond / pyForward, 3),
     pytorchVersion: info.torchVersion,
     pytorchThreads: info.threads,
+    pytorchTrainCpuMsPerStep: round(pyCpuMs / n),
+    // PyTorch's CPU time over ours: a work ratio, meaningful with --threads 1 (spinning threads
+    // inflate CPU time with more).
+    cpuRatioVsPytorch: round(pyCpuMs / ours.cpuMs, 3),
     pytorchPhasesMsPerStep: {
       forward: round(pyPhases.forwardMs / n),
       backward: round(pyPhases.backwardMs / n),

@@ -111,6 +111,7 @@ def main():
         step_ms = []
         loss_value = float("nan")
         model.train()
+        cpu0 = time.process_time()
         for _ in range(k):
             tokens = batches[counter["step"] % len(batches)]
             counter["step"] += 1
@@ -128,7 +129,10 @@ def main():
             phases["optimizerMs"] += (t3 - t2) * 1000
             step_ms.append((t3 - t0) * 1000)
             loss_value = loss.item()
-        return {"stepMs": step_ms, "phasesMs": phases, "loss": loss_value}
+        # CPU time of all the process's threads: with one thread, a measure of work that other
+        # processes on the machine barely change.
+        cpu_ms = (time.process_time() - cpu0) * 1000
+        return {"stepMs": step_ms, "cpuMs": cpu_ms, "phasesMs": phases, "loss": loss_value}
 
     def forward(k):
         """k timed no-grad forwards in eval mode: per-step milliseconds."""
