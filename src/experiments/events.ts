@@ -122,6 +122,7 @@ export async function recordEvents(
   const source = options.source ?? 'api';
   const rejects: Reject[] = [];
   let received = 0;
+  let newRows = 'tk_event_stage';
   await lake.run(`CREATE OR REPLACE TEMP TABLE tk_event_stage (${stageColumns})`);
   try {
     const result = await lake.transaction(async () => {
@@ -131,9 +132,10 @@ export async function recordEvents(
         for (const event of events) {
           received++;
           const line = event.line ?? received;
-          const reject = check(event, line, appender);
-          if (reject) rejects.push(reject);
-          if (received % 50_000 === 0) progress.update(received, undefined, 'events checked');
+          const outcome = check(event, line, appender);
+          // Copies within the batch are caught in JavaScript, so the merge needs no window over the batch.
+          if (outcome && outcome !== 'duplicate') rejects.push(outcome);
+          if (received % 50_000 === 0) progress.update(received, undefined, 'checking events');
         }
         appender.flushSync();
       } finally {
@@ -141,16 +143,18 @@ export async function recordEvents(
       }
       progress.update(received, received, 'merging events');
       const counts = await mergeStage(lake, experiment);
+      newRows = counts.table;
       await storeRejects(lake, experiment.id, source, rejects);
+      progress.update(received, received, 'writing snapshots');
       const snapshots =
         (options.snapshots ?? experiment.unit === 'post') && experiment.unit === 'post'
-          ? await writeFeedback(lake, experiment.id)
+          ? await writeFeedback(lake, experiment.id, newRows)
           : 0;
       if (options.failBeforeCommit) throw new Error('failBeforeCommit: stopping before the commit');
-      return { ...counts, snapshots };
+      progress.update(received, received, 'committing');
+      return { recorded: counts.recorded, snapshots };
     });
-    if (options.feedback)
-      await options.feedback.accept(await readLabels(lake, 'tk_event_new', experiment.id));
+    if (options.feedback) await options.feedback.accept(await readLabels(lake, newRows, experiment.id));
     const rejectsByReason: Record<string, number> = {};
     for (const r of rejects) rejectsByReason[r.reason] = (rejectsByReason[r.reason] ?? 0) + 1;
     return {
@@ -178,8 +182,9 @@ function eventChecker(experiment: Experiment) {
   // Engagement of a unit published just before the end still arrives up to the longest horizon later.
   const until = experiment.endsAt === null ? Infinity : experiment.endsAt.getTime() + 24 * 3600_000;
   const metrics = new Array<number | undefined>(countMetrics.length);
+  const seen = new Set<string>();
   let seq = 0;
-  return (event: EngagementEvent, line: number, appender: Appender): Reject | undefined => {
+  return (event: EngagementEvent, line: number, appender: Appender): Reject | 'duplicate' | undefined => {
     const bad = (field: string | null, reason: string, detail: string): Reject => ({
       line,
       field,
@@ -246,6 +251,9 @@ function eventChecker(experiment: Experiment) {
           `\`arm\` is ${shown(event.arm)}, expected one of ${armNames.join(', ')}`,
         );
     }
+    const key = `${horizon}:${unitId}`;
+    if (seen.has(key)) return 'duplicate';
+    seen.add(key);
     appender.appendInteger(seq++);
     appender.appendInteger(line);
     appender.appendVarchar(unitId);
@@ -263,25 +271,31 @@ function eventChecker(experiment: Experiment) {
   };
 }
 
-/** Keeps the first copy of each (unit, horizon) in the batch, drops those already recorded, inserts the rest. */
-async function mergeStage(lake: Lake, experiment: Experiment): Promise<{ recorded: number }> {
+/**
+ * Inserts the staged events (already unique within the batch) that the lake does not hold yet; returns the
+ * count and the table holding exactly the new rows. The anti-join runs only when the experiment has events.
+ */
+async function mergeStage(lake: Lake, experiment: Experiment): Promise<{ recorded: number; table: string }> {
   const id = sql(experiment.id);
-  await lake.run(
-    `CREATE OR REPLACE TEMP TABLE tk_event_new AS
-     SELECT s.* FROM (
-       SELECT * FROM tk_event_stage QUALIFY row_number() OVER (PARTITION BY unit_id, horizon_hours ORDER BY seq) = 1
-     ) s
-     ANTI JOIN (SELECT unit_id, horizon_hours FROM experiment_events WHERE experiment_id = ${id}) e
-       ON e.unit_id = s.unit_id AND e.horizon_hours = s.horizon_hours`,
-  );
+  let table = 'tk_event_stage';
+  const existing = await lake.count(`SELECT count(*) FROM experiment_events WHERE experiment_id = ${id}`);
+  if (existing > 0) {
+    table = 'tk_event_new';
+    await lake.run(
+      `CREATE OR REPLACE TEMP TABLE tk_event_new AS
+       SELECT s.* FROM tk_event_stage s
+       ANTI JOIN (SELECT unit_id, horizon_hours FROM experiment_events WHERE experiment_id = ${id}) e
+         ON e.unit_id = s.unit_id AND e.horizon_hours = s.horizon_hours`,
+    );
+  }
   const recorded = await lake.count(
     `INSERT INTO experiment_events
      SELECT ${id}, unit_id, arm, horizon_hours, make_timestamp((observed_ms * 1000)::BIGINT),
        plays::BIGINT, likes::BIGINT, comments::BIGINT, shares::BIGINT, rewatches::BIGINT, conversions::BIGINT,
        watch_through, now()::TIMESTAMP
-     FROM tk_event_new`,
+     FROM ${table}`,
   );
-  return { recorded };
+  return { recorded, table };
 }
 
 async function storeRejects(

@@ -30,18 +30,18 @@ export interface FeedbackSink {
 }
 
 /**
- * Writes the rows of the current merge (temp table `tk_event_new`) whose unit is a post in the lake as
+ * Writes the new rows of the current merge (temp `table`) whose unit is a post in the lake as
  * lake snapshots, with `hours_since_posting` set to the horizon and `source_file` "experiment:ID", skipping
  * (post, time) pairs the lake already has. Posts unknown to the lake get no snapshot: ingest them first.
  */
-export async function writeFeedback(lake: Lake, experimentId: string): Promise<number> {
+export async function writeFeedback(lake: Lake, experimentId: string, table: string): Promise<number> {
   return lake.count(
     `INSERT INTO snapshots (post_key, observed_at, plays, likes, comments, shares, saves, watch_through,
        avg_watch_seconds, hours_since_posting, source_file)
      SELECT n.unit_id, n.observed_at, n.plays::BIGINT, n.likes::BIGINT, n.comments::BIGINT, n.shares::BIGINT, NULL,
        n.watch_through, NULL, n.horizon_hours, ${sql(`experiment:${experimentId}`)}
      FROM (
-       SELECT *, make_timestamp((observed_ms * 1000)::BIGINT) AS observed_at FROM tk_event_new
+       SELECT *, make_timestamp((observed_ms * 1000)::BIGINT) AS observed_at FROM ${table}
        QUALIFY row_number() OVER (PARTITION BY unit_id, observed_at ORDER BY seq) = 1
      ) n
      SEMI JOIN posts p ON p.post_key = n.unit_id
