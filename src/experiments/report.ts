@@ -32,7 +32,10 @@ export interface ReportOptions {
   srmThreshold?: number;
   /** Points per arm in the over-time series (default 20). */
   timePoints?: number;
-  /** Sample size where the sequential interval is tightest (default: the current size, at least 100). */
+  /**
+   * Units (of the control and one arm together) where the sequential interval is tightest (default 1000). Fix
+   * it when the experiment is planned: choosing it from the data at each look would undo the guarantee.
+   */
   tightestAt?: number;
 }
 
@@ -226,7 +229,7 @@ function compareKpi(
     const treated = order.map(([, t]) => t);
     const sequentialOptions = {
       treatmentShare: arm.weight / (arm.weight + control.weight),
-      tightestAt: options.tightestAt ?? Math.max(100, order.length),
+      tightestAt: options.tightestAt ?? 1000,
     };
     const count = Math.max(1, options.timePoints ?? 20);
     const checkpoints = Array.from({ length: count }, (_, k) => Math.round(((k + 1) * order.length) / count));
