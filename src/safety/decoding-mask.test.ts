@@ -203,6 +203,14 @@ describe('BannedSequenceMask', () => {
       Uint8Array.of(0xc3, 0xa9),
       null,
     ]);
+    const marked = byteLevelPieces(
+      ['<|body|>', '<|endofscript|>'],
+      new Map([
+        ['<|body|>', '\n'],
+        ['<|endofscript|>', null],
+      ]),
+    );
+    expect(marked).toEqual([Uint8Array.of(0x0a), null]);
   });
 });
 

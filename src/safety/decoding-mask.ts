@@ -377,16 +377,23 @@ export function maskingProcessor(
 }
 
 /**
- * GPT-2 byte-level BPE token strings (bytes written as printable characters) to byte pieces; tokens in
- * `special` (and any that are not byte-level strings) become null pieces that add no text.
+ * GPT-2 byte-level BPE token strings (bytes written as printable characters) to byte pieces. Special tokens
+ * must be named: in a Set they become null pieces (no text); in a Map each gets the text that stands for it
+ * in the checked script (`'\n'` for a section marker the script shows as a line break) or null. Tokens that
+ * are not byte-level strings become null too.
+ * @example
+ * byteLevelPieces(tok.tokens, new Map([['<|endofscript|>', null], ['<|style|>', null], ['<|body|>', '\n']]));
  */
 export function byteLevelPieces(
   tokens: readonly string[],
-  special: ReadonlySet<string> = new Set(),
+  special: ReadonlySet<string> | ReadonlyMap<string, string | null> = new Set(),
 ): VocabPiece[] {
   const toByte = byteAlphabet();
   return tokens.map((token) => {
-    if (special.has(token)) return null;
+    if (special.has(token)) {
+      const text = special instanceof Map ? (special as ReadonlyMap<string, string | null>).get(token) : null;
+      return typeof text === 'string' ? encoder.encode(text) : null;
+    }
     const bytes: number[] = [];
     for (const ch of token) {
       const b = toByte.get(ch);
