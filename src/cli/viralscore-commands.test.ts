@@ -39,7 +39,9 @@ it('trains on a small lake, lists the version and scores a draft with its breakd
   await ingestFile(lake, csv, { observedAt: new Date('2025-07-01T00:00:00Z') });
   lake.close();
 
-  const trained = JSON.parse(await run(['viralscore', 'train', '--epochs', '2', '--json'])) as {
+  const trained = JSON.parse(
+    await run(['viralscore', 'train', '--epochs', '2', '--members', '2', '--json']),
+  ) as {
     version: string;
   };
   expect(trained.version).toBe('v1');
@@ -87,7 +89,7 @@ it('prints the evaluation as a table with the ablation', () => {
       { model: 'ridge', ...m, spearman: 0.2 },
     ],
     ablation: [{ model: 'viralscore without hook', dropped: 'hook', spearmanDrop: 0.1, ...m, spearman: 0.2 }],
-    estimator: { bestEpoch: 3, epochs: 9, mixWeights: [1, 1, 1, 1, 1] },
+    estimator: { members: 1, bestEpochs: [3], epochs: [9], mixWeights: [1, 1, 1, 1, 1] },
     groups: ['text', 'hook'],
   });
   expect(text).toMatch(/viralscore\s+0\.3000/);

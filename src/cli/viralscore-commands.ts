@@ -65,7 +65,7 @@ export function formatEvaluation(report: EvaluationReport): string {
   const w = report.estimator.mixWeights.map((x) => x.toFixed(2)).join(', ');
   lines.push(
     '',
-    `viralscore: best epoch ${report.estimator.bestEpoch} of ${report.estimator.epochs}; weights of E, H, R, S, T in V: ${w}`,
+    `viralscore: ${report.estimator.members} members, kept epochs ${report.estimator.bestEpochs.join(', ')}; mean weights of E, H, R, S, T in V: ${w}`,
   );
   return lines.join('\n');
 }
@@ -132,9 +132,13 @@ export function addViralScoreCommands(program: Command): void {
     .addOption(splitOption())
     .option('--seed <n>', 'random seed', positiveInt('--seed'), 42)
     .option('--epochs <n>', 'most epochs', positiveInt('--epochs'))
+    .option('--members <n>', 'networks averaged in the estimator (default 4)', positiveInt('--members'))
     .option('--json', 'print one JSON object')
     .action(
-      async (opts: { split: SplitKind; seed: number; epochs?: number; json?: boolean }, command: Command) => {
+      async (
+        opts: { split: SplitKind; seed: number; epochs?: number; members?: number; json?: boolean },
+        command: Command,
+      ) => {
         const dir = dataDir(command);
         const result = await withLake(dir, async (lake) => {
           await extractFeatures(lake, { progress: terminalProgress() });
@@ -143,18 +147,19 @@ export function addViralScoreCommands(program: Command): void {
             seed: opts.seed,
             progress: terminalProgress(),
             ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }),
+            ...(opts.members === undefined ? {} : { members: opts.members }),
           });
         });
         const summary = {
           version: result.version,
           dir: result.dir,
-          bestEpoch: result.bestEpoch,
+          bestEpochs: result.bestEpochs,
           validation: result.validation,
         };
         console.log(
           opts.json
             ? JSON.stringify(summary, null, 2)
-            : `saved ${result.version} in ${result.dir} (best epoch ${result.bestEpoch}); validation Spearman ${fixed(result.validation.spearman)}, MSE ${fixed(result.validation.mse)}`,
+            : `saved ${result.version} in ${result.dir} (kept epochs ${result.bestEpochs.join(', ')}); validation Spearman ${fixed(result.validation.spearman)}, MSE ${fixed(result.validation.mse)}`,
         );
       },
     );

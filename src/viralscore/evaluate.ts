@@ -7,7 +7,7 @@ import { creatorMeanBaseline, boostedTreesBaseline, ridgeBaseline } from './base
 import type { FeatureSource, SplitKind, ViralScoreDataset } from './dataset.js';
 import { loadDataset, splitDataset } from './dataset.js';
 import type { FitOptions } from './fit.js';
-import { fitViralScoreNet, predict } from './fit.js';
+import { fitViralScoreModel, predict } from './fit.js';
 import type { FeatureGroupName } from './feature-types.js';
 import { loadFeatureMatrix } from './feature-types.js';
 import { regressionMetrics } from './metrics.js';
@@ -45,7 +45,8 @@ export interface EvaluationReport {
   /** The estimator (`viralscore`) and the baselines, best Spearman first. */
   models: ModelReport[];
   ablation: AblationReport[];
-  estimator: { bestEpoch: number; epochs: number; mixWeights: number[] };
+  /** Members averaged, each member's kept epoch and epochs run, the mean weights of E, H, R, S, T in V. */
+  estimator: { members: number; bestEpochs: number[]; epochs: number[]; mixWeights: number[] };
   groups: FeatureGroupName[];
 }
 
@@ -81,7 +82,7 @@ export function evaluateOnDataset(
     const [train, validation, test] = [split.train, split.validation, split.test].map((rows) =>
       subsetRows(all, rows),
     );
-    const fit = fitViralScoreNet(
+    const fit = fitViralScoreModel(
       s.groups.map((g) => g.features.length),
       train,
       validation,
@@ -92,7 +93,7 @@ export function evaluateOnDataset(
       validation,
       test,
       fit,
-      metrics: regressionMetrics(predict(fit.net, test.features), test.labels),
+      metrics: regressionMetrics(predict(fit.model, test.features), test.labels),
     };
   };
   const full = run(schema);
@@ -143,9 +144,10 @@ export function evaluateOnDataset(
     models,
     ablation,
     estimator: {
-      bestEpoch: full.fit.bestEpoch,
-      epochs: full.fit.history.length,
-      mixWeights: full.fit.net.mixWeights(),
+      members: full.fit.bestEpochs.length,
+      bestEpochs: full.fit.bestEpochs,
+      epochs: full.fit.history.map((h) => h.length),
+      mixWeights: full.fit.model.mixWeights(),
     },
     groups: schema.groups.map((g) => g.name),
   };

@@ -23,7 +23,7 @@ import {
 } from '../tensor/index.js';
 import { spearman } from './metrics.js';
 import type { SubscoreName, ViralScoreConfig } from './model.js';
-import { defaultArchitecture, subscoreNames, ViralScoreNet } from './model.js';
+import { defaultArchitecture, subscoreNames, ViralScoreModel, ViralScoreNet } from './model.js';
 import type { PackedFeatures } from './schema.js';
 import type { WeakLabels } from './weak-labels.js';
 
@@ -53,6 +53,10 @@ export interface FitOptions {
   dModel?: number;
   heads?: number;
   hidden?: number;
+  /** Pieces of each feature's piecewise-linear encoding (default 8). */
+  bins?: number;
+  /** Networks averaged in the estimator, each trained from its own seed (default 4). */
+  members?: number;
   progress?: ProgressReporter;
   /** Called after each epoch; returning true stops training. */
   onEpochEnd?: (log: EpochLog) => boolean | void;
@@ -61,6 +65,8 @@ export interface FitOptions {
 
 /** What one epoch did. */
 export interface EpochLog {
+  /** Which member of the estimator was training (0 when a single network trains). */
+  member?: number;
   epoch: number;
   trainLoss: number;
   validationSpearman: number;
@@ -82,13 +88,22 @@ export interface FitResult {
   bestEpoch: number;
 }
 
+/** The trained estimator and how each member's training went. */
+export interface ModelFitResult {
+  model: ViralScoreModel;
+  /** Per member, the epochs it ran. */
+  history: EpochLog[][];
+  /** Per member, the epoch whose weights it kept. */
+  bestEpochs: number[];
+}
+
 /** The defaults of every training option, resolved in one place. */
 export const defaultFitOptions = {
   seed: 42,
   epochs: 60,
-  batchSize: 128,
-  lr: 3e-3,
-  weightDecay: 1e-4,
+  batchSize: 256,
+  lr: 1e-3,
+  weightDecay: 0.05,
   patience: 8,
   mseWeight: 1,
   rankWeight: 0.5,
@@ -100,6 +115,43 @@ export const defaultFitOptions = {
 
 /** Pairs closer than this in label are not ranked: their order is noise. */
 const RANK_MARGIN = 0.05;
+
+/**
+ * Trains the estimator: `members` networks from seeds drawn from `seed`, each with its own early stopping
+ * on the validation split, then averaged (ViralScoreModel).
+ */
+export function fitViralScoreModel(
+  groupDims: number[],
+  train: FitRows,
+  validation: FitRows,
+  options: FitOptions = {},
+): ModelFitResult {
+  const members = options.members ?? defaultFitOptions.members;
+  positive('members', members, true);
+  const rng = new Random(options.seed ?? defaultFitOptions.seed);
+  const fits: FitResult[] = [];
+  for (let k = 0; k < members; k++) {
+    const seed = k === 0 ? (options.seed ?? defaultFitOptions.seed) : rng.nextUint32();
+    const onEpochEnd = options.onEpochEnd;
+    fits.push(
+      fitViralScoreNet(groupDims, train, validation, {
+        ...options,
+        seed,
+        ...(onEpochEnd === undefined
+          ? {}
+          : { onEpochEnd: (log: EpochLog) => onEpochEnd({ ...log, member: k }) }),
+      }),
+    );
+  }
+  const { config } = fits[0];
+  const model = new ViralScoreModel(
+    { ...config, members },
+    rng,
+    fits.map((f) => f.net),
+  );
+  model.eval();
+  return { model, history: fits.map((f) => f.history), bestEpochs: fits.map((f) => f.bestEpoch) };
+}
 
 function positive(name: string, v: number, integer = false): number {
   if (!(v > 0) || (integer && !Number.isInteger(v)))
@@ -125,7 +177,11 @@ export function batchTensors(f: PackedFeatures, rows: readonly number[]): { x: T
 }
 
 /** V for every row of `features`, in batches, without gradients. */
-export function predict(net: ViralScoreNet, features: PackedFeatures, batchSize = 512): Float32Array {
+export function predict(
+  net: ViralScoreNet | ViralScoreModel,
+  features: PackedFeatures,
+  batchSize = 512,
+): Float32Array {
   const out = new Float32Array(features.rows);
   noGrad(() => {
     for (let start = 0; start < features.rows; start += batchSize) {
@@ -172,8 +228,15 @@ export function fitViralScoreNet(
   if (validation.features.rows < 2)
     throw new ValidationError(`validation needs at least 2 rows, got ${validation.features.rows}`);
   const rng = new Random(o.seed);
-  const config: ViralScoreConfig = { groupDims, dModel: o.dModel, heads: o.heads, hidden: o.hidden };
+  const config: ViralScoreConfig = {
+    groupDims,
+    dModel: o.dModel,
+    heads: o.heads,
+    hidden: o.hidden,
+    bins: o.bins,
+  };
   const net = new ViralScoreNet(config, rng.fork());
+  net.fitBins(train.features.x, train.features.present, train.features.rows);
   const optimizer = new AdamW(net.parameters(), { lr: o.lr, weightDecay: o.weightDecay });
   // Polyak averaging (an exponential moving average of the weights): on noisy engagement labels the
   // average generalises better and varies less from epoch to epoch than the last step's weights.

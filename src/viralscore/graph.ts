@@ -4,7 +4,7 @@
  */
 import { quantizeModel, tensor, trace } from '../tensor/index.js';
 import type { Tensor, TracedModel } from '../tensor/index.js';
-import type { ViralScoreNet } from './model.js';
+import type { ViralScoreModel } from './model.js';
 
 /** Input and output names of the exported graph. */
 export const graphInputs = ['x', 'present'] as const;
@@ -16,7 +16,7 @@ export function tracedFromBytes(bytes: Uint8Array): TracedModel {
 }
 
 /** Traces `net` into a graph with a dynamic batch dimension, and quantises a copy to int8. */
-export function exportGraphs(net: ViralScoreNet): { graph: TracedModel; graphInt8: TracedModel } {
+export function exportGraphs(net: ViralScoreModel): { graph: TracedModel; graphInt8: TracedModel } {
   const groups = net.config.groupDims.length;
   const rows = 2;
   const x = tensor(new Float32Array(rows * net.inputWidth), [rows, net.inputWidth]);

@@ -3,7 +3,7 @@ import { Random } from '../core/index.js';
 import { noGrad, randn, tensor } from '../tensor/index.js';
 import { subscoreNames, ViralScoreNet } from './model.js';
 
-const config = { groupDims: [4, 3, 2], dModel: 16, heads: 2, hidden: 32 };
+const config = { groupDims: [4, 3, 2], dModel: 16, heads: 2, hidden: 32, bins: 4 };
 
 function rows(n: number, seed: number) {
   const rng = new Random(seed);

@@ -10,8 +10,8 @@ import { ConfigError, IoError, NotFoundError, ValidationError, writeFileAtomic }
 import { loadWeights, readConfig, saveWeights } from '../nn/index.js';
 import { Random } from '../core/index.js';
 import type { TracedModel } from '../tensor/index.js';
-import type { ViralScoreConfig } from './model.js';
-import { checkConfig, ViralScoreNet } from './model.js';
+import type { ViralScoreModelConfig } from './model.js';
+import { checkConfig, ViralScoreModel } from './model.js';
 import type { FeatureSchema } from './schema.js';
 
 /** The architecture name in config.json. */
@@ -26,7 +26,7 @@ const ACTIVE_FILE = 'active';
 
 /** What a version holds besides the weights. */
 export interface ViralScoreArtifacts {
-  net: ViralScoreNet;
+  model: ViralScoreModel;
   schema: FeatureSchema;
   /** Held-out or validation figures, history, best epoch. */
   metrics: Record<string, unknown>;
@@ -49,8 +49,8 @@ export interface RegistryEntry {
 export interface LoadedViralScore {
   version: string;
   dir: string;
-  net: ViralScoreNet;
-  config: ViralScoreConfig;
+  model: ViralScoreModel;
+  config: ViralScoreModelConfig;
   schema: FeatureSchema;
   metrics: Record<string, unknown>;
   training: Record<string, unknown>;
@@ -76,7 +76,7 @@ const versionNumber = (name: string) => (/^v([1-9][0-9]*)$/.exec(name) ? Number(
  * Lists, saves, loads and activates the estimator versions under a data directory.
  * @example
  * const registry = new ViralScoreRegistry('./tkllm-data');
- * const { net, schema } = registry.load(); // the active version
+ * const { model, schema } = registry.load(); // the active version
  */
 export class ViralScoreRegistry {
   /** The folder holding the versions. */
@@ -137,7 +137,7 @@ export class ViralScoreRegistry {
     const tmp = join(this.root, `.${version}.${process.pid}.tmp`);
     rmSync(tmp, { recursive: true, force: true });
     try {
-      saveWeights(tmp, artifacts.net, { architecture: ARCHITECTURE, ...artifacts.net.config });
+      saveWeights(tmp, artifacts.model, { architecture: ARCHITECTURE, ...artifacts.model.config });
       writeFileAtomic(join(tmp, SCHEMA_FILE), `${JSON.stringify(artifacts.schema)}\n`);
       writeFileAtomic(join(tmp, METRICS_FILE), `${JSON.stringify(artifacts.metrics, null, 2)}\n`);
       writeFileAtomic(join(tmp, TRAINING_FILE), `${JSON.stringify(artifacts.training, null, 2)}\n`);
@@ -169,7 +169,8 @@ export class ViralScoreRegistry {
       );
     const dir = this.dirOf(name);
     const { architecture: _architecture, ...fields } = readConfig(dir, ARCHITECTURE);
-    const config = checkConfig(fields as unknown as ViralScoreConfig);
+    const config = fields as unknown as ViralScoreModelConfig;
+    checkConfig(config);
     const schema = readJson(join(dir, SCHEMA_FILE)) as unknown as FeatureSchema;
     if (
       !Array.isArray(schema.groups) ||
@@ -177,13 +178,13 @@ export class ViralScoreRegistry {
     )
       throw new ValidationError(`${join(dir, SCHEMA_FILE)} does not match the model's input width`);
     // The seed only fills the weights that loadWeights then overwrites.
-    const net = new ViralScoreNet(config, new Random(0));
-    loadWeights(dir, net);
-    net.eval();
+    const model = new ViralScoreModel(config, new Random(0));
+    loadWeights(dir, model);
+    model.eval();
     return {
       version: name,
       dir,
-      net,
+      model,
       config,
       schema,
       metrics: readJson(join(dir, METRICS_FILE)),

@@ -9,7 +9,7 @@ import { GraphSession, sum, tensor } from '../tensor/index.js';
 import { loadFeatureMatrix, openFeatureContext } from './feature-types.js';
 import type { Draft, FeatureGroupName, FeatureMatrix } from './feature-types.js';
 import { tracedFromBytes } from './graph.js';
-import type { SubscoreName, ViralScoreNet } from './model.js';
+import type { SubscoreName, ViralScoreModel } from './model.js';
 import { subscoreNames } from './model.js';
 import { ViralScoreRegistry } from './registry.js';
 import { packFeatures } from './schema.js';
@@ -85,7 +85,7 @@ export async function openViralScorer(
     tracedFromBytes(registry.graph(loaded.version, variant)),
     options.threads ?? 1,
   );
-  const net = loaded.net.freeze();
+  const net = loaded.model.freeze();
   const defaultTop = options.topFeatures ?? 5;
   let featurise: (drafts: readonly Draft[]) => Promise<FeatureMatrix>;
   if (options.featurise !== undefined) featurise = options.featurise;
@@ -103,7 +103,7 @@ export async function openViralScorer(
         SubscoreName,
         number
       >,
-      bias: net.mixBias.data[0],
+      bias: net.mixBias(),
     },
     async score(drafts) {
       if (drafts.length === 0) return [];
@@ -145,7 +145,7 @@ export async function openViralScorer(
 
 /** Input x gradient of V's logit per row (rows are independent, so one backward gives every row's). */
 function featureEffects(
-  net: ViralScoreNet,
+  net: ViralScoreModel,
   schema: FeatureSchema,
   packed: PackedFeatures,
   matrix: FeatureMatrix,

@@ -18,13 +18,15 @@ const tempDir = () => {
   dirs.push(d);
   return d;
 };
-const quick = { epochs: 6, patience: 3, batchSize: 64 };
+const quick = { epochs: 6, patience: 3, batchSize: 64, members: 2 };
 
 describe('training', () => {
   it('learns a planted signal on synthetic data and ranks held-out posts', () => {
-    const report = evaluateOnDataset(syntheticDataset({ rows: 600, seed: 3 }), {
+    const report = evaluateOnDataset(syntheticDataset({ rows: 500, seed: 3 }), {
       ...quick,
-      epochs: 15,
+      members: 1,
+      lr: 3e-3,
+      epochs: 12,
       ablation: false,
     });
     const viralscore = report.models.find((m) => m.model === 'viralscore');
@@ -42,12 +44,10 @@ describe('training', () => {
   });
 
   it('is repeatable: the same seed gives the same weights', () => {
-    const data = syntheticDataset({ rows: 200, seed: 4 });
-    const a = trainOnDataset(data, { ...quick, epochs: 2, seed: 9 });
-    const b = trainOnDataset(data, { ...quick, epochs: 2, seed: 9 });
-    expect(Array.from(b.artifacts.net.encoderWeight.data)).toEqual(
-      Array.from(a.artifacts.net.encoderWeight.data),
-    );
+    const data = syntheticDataset({ rows: 120, seed: 4 });
+    const a = trainOnDataset(data, { ...quick, epochs: 1, seed: 9 });
+    const b = trainOnDataset(data, { ...quick, epochs: 1, seed: 9 });
+    expect(b.artifacts.model.stateDict()).toEqual(a.artifacts.model.stateDict());
     expect(b.history).toEqual(a.history);
   });
 
@@ -82,7 +82,7 @@ describe('splits', () => {
 describe('registry and scorer', () => {
   it('round-trips a version and scores through the exported graph as the network does', async () => {
     const data = syntheticDataset({ rows: 240, seed: 5 });
-    const { artifacts } = trainOnDataset(data, { ...quick, epochs: 2 });
+    const { artifacts } = trainOnDataset(data, { ...quick, epochs: 1 });
     const dataDir = tempDir();
     const registry = new ViralScoreRegistry(dataDir);
     expect(registry.save(artifacts)).toBe('v1');
@@ -96,7 +96,7 @@ describe('registry and scorer', () => {
     expect(readdirSync(registry.root).filter((f) => f.startsWith('.'))).toEqual([]);
     const loaded = registry.load('v1');
     expect(loaded.schema).toEqual(artifacts.schema);
-    expect(Array.from(loaded.net.queries.data)).toEqual(Array.from(artifacts.net.queries.data));
+    expect(loaded.model.stateDict()).toEqual(artifacts.model.stateDict());
     expect(() => registry.load('v9')).toThrow(/no viralscore model "v9"/);
 
     const drafts = selectRows(data.matrix, [0, 1, 2, 3]);
@@ -108,7 +108,7 @@ describe('registry and scorer', () => {
       const again = await scorer.score([{ text: 'a' }]);
       expect(again).toEqual(first);
       const packed = packFeatures(artifacts.schema, drafts);
-      const eager = artifacts.net.forward(
+      const eager = artifacts.model.forward(
         (await import('../tensor/index.js')).tensor(packed.x, [4, packed.width]),
         (await import('../tensor/index.js')).tensor(packed.present, [4, artifacts.schema.groups.length]),
       );

@@ -7,12 +7,12 @@ import type { FeatureSource, SplitKind, ViralScoreDataset } from './dataset.js';
 import { loadDataset, splitDataset } from './dataset.js';
 import { loadFeatureMatrix } from './feature-types.js';
 import type { EpochLog, FitOptions } from './fit.js';
-import { defaultFitOptions, fitViralScoreNet, predict } from './fit.js';
+import { defaultFitOptions, fitViralScoreModel, predict } from './fit.js';
 import { exportGraphs } from './graph.js';
 import { labelSql, MIN_CREATOR_POSTS, MIN_WEEK_POSTS } from './label.js';
 import { regressionMetrics } from './metrics.js';
 import type { RegressionMetrics } from './metrics.js';
-import type { ViralScoreNet } from './model.js';
+import type { ViralScoreModel } from './model.js';
 import { prepareRows, subsetRows } from './prepare.js';
 import type { ViralScoreArtifacts } from './registry.js';
 import { ViralScoreRegistry } from './registry.js';
@@ -34,10 +34,10 @@ export interface TrainOptions extends FitOptions {
 export interface TrainResult {
   version: string;
   dir: string;
-  net: ViralScoreNet;
+  model: ViralScoreModel;
   validation: RegressionMetrics;
-  history: EpochLog[];
-  bestEpoch: number;
+  history: EpochLog[][];
+  bestEpochs: number[];
 }
 
 /** A plain-words description of the label, saved with every model. */
@@ -50,7 +50,12 @@ export const labelDescription =
 export function trainOnDataset(
   dataset: ViralScoreDataset,
   options: TrainOptions = {},
-): { artifacts: ViralScoreArtifacts; validation: RegressionMetrics; history: EpochLog[]; bestEpoch: number } {
+): {
+  artifacts: ViralScoreArtifacts;
+  validation: RegressionMetrics;
+  history: EpochLog[][];
+  bestEpochs: number[];
+} {
   const split = splitDataset(dataset.posts, {
     kind: options.split ?? 'time',
     testFraction: 0,
@@ -61,13 +66,13 @@ export function trainOnDataset(
   const all = prepareRows(schema, dataset, split.train);
   const train = subsetRows(all, split.train);
   const validation = subsetRows(all, split.validation);
-  const fit = fitViralScoreNet(
+  const fit = fitViralScoreModel(
     schema.groups.map((g) => g.features.length),
     train,
     validation,
     options,
   );
-  const metrics = regressionMetrics(predict(fit.net, validation.features), validation.labels);
+  const metrics = regressionMetrics(predict(fit.model, validation.features), validation.labels);
   const times = dataset.posts.map((p) => p.postedAt);
   const {
     features: _features,
@@ -77,9 +82,9 @@ export function trainOnDataset(
     ...settings
   } = options;
   const artifacts: ViralScoreArtifacts = {
-    net: fit.net,
+    model: fit.model,
     schema,
-    metrics: { validation: metrics, bestEpoch: fit.bestEpoch, history: fit.history },
+    metrics: { validation: metrics, bestEpochs: fit.bestEpochs, history: fit.history },
     training: {
       createdAt: new Date().toISOString(),
       rows: { train: split.train.length, validation: split.validation.length },
@@ -91,9 +96,9 @@ export function trainOnDataset(
       groups: schema.groups.map((g) => ({ name: g.name, features: g.features.length })),
       options: { ...defaultFitOptions, ...settings, split: options.split ?? 'time' },
     },
-    ...exportGraphs(fit.net),
+    ...exportGraphs(fit.model),
   };
-  return { artifacts, validation: metrics, history: fit.history, bestEpoch: fit.bestEpoch };
+  return { artifacts, validation: metrics, history: fit.history, bestEpochs: fit.bestEpochs };
 }
 
 /**
@@ -107,9 +112,9 @@ export async function trainViralScore(
   options: TrainOptions = {},
 ): Promise<TrainResult> {
   const dataset = await loadDataset(lake, options.features ?? ((l, o) => loadFeatureMatrix(l, o)));
-  const { artifacts, validation, history, bestEpoch } = trainOnDataset(dataset, options);
+  const { artifacts, validation, history, bestEpochs } = trainOnDataset(dataset, options);
   artifacts.training.lake = lake.path;
   const registry = new ViralScoreRegistry(dataDir);
   const version = registry.save(artifacts, { activate: options.activate ?? true });
-  return { version, dir: registry.dirOf(version), net: artifacts.net, validation, history, bestEpoch };
+  return { version, dir: registry.dirOf(version), model: artifacts.model, validation, history, bestEpochs };
 }
