@@ -4,7 +4,7 @@
  * costs about 20 op calls forward and 40 backward in the transformer's hottest block.
  */
 import { ValidationError } from '../core/index.js';
-import { execute, threadsFor, withGrad } from './exec.js';
+import { execute, threadsFor, threadsForElements, withGrad } from './exec.js';
 import type { Kernel, RawTensor } from './ort-backend.js';
 import { cachedKernel, f32, i64, node } from './kernels.js';
 import { Tensor } from './tensor.js';
@@ -146,6 +146,11 @@ function backwardKernel(heads: number, scale: number, packed: boolean): Kernel {
   }));
 }
 
+/** Threads for the products (by FLOPs) or for the chain over the [B, heads, Tq, Tk] scores. */
+function attentionThreads(b: number, heads: number, tq: number, tk: number, c: number): number {
+  return Math.max(threadsFor(4 * b * tq * tk * c), threadsForElements(b * heads * tq * tk));
+}
+
 /** Picks the causal mask's kernel variant and its extra input, checking `offset` against the lengths. */
 function causalMask(
   options: AttentionOptions,
@@ -196,8 +201,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   }
   const { mode, extra } = causalMask(options, q.shape[1], k.shape[1], 'attention');
   const scale = 1 / Math.sqrt(c / heads);
-  const flops = 4 * q.shape[0] * q.shape[1] * k.shape[1] * c;
-  const threads = threadsFor(flops);
+  const threads = attentionThreads(q.shape[0], heads, q.shape[1], k.shape[1], c);
   const masked = options.mask !== undefined;
   const inputs = [q, k, v, ...(masked ? [options.mask!] : []), ...extra];
   const [o, p] = execute(forwardKernel(heads, scale, mode, masked, false), inputs, threads) as [
@@ -232,7 +236,7 @@ export function selfAttention(qkv: Tensor, options: AttentionOptions): Tensor {
   }
   const scale = 1 / Math.sqrt(c / heads);
   const t = qkv.shape[1];
-  const threads = threadsFor(4 * qkv.shape[0] * t * t * c);
+  const threads = attentionThreads(qkv.shape[0], heads, t, t, c);
   const { mode, extra } = causalMask(options, t, t, 'selfAttention');
   const masked = options.mask !== undefined;
   const inputs = [qkv, ...(masked ? [options.mask!] : []), ...extra];

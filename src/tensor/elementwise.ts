@@ -1,7 +1,7 @@
 /** Element-wise ops with numpy broadcasting, and their backward rules. */
 import { ValidationError } from '../core/index.js';
 import type { DType } from './ort-backend.js';
-import { execute, execute1, recordOnly, withGrad } from './exec.js';
+import { execute, execute1, recordOnly, threadsForElements, withGrad } from './exec.js';
 import { isGradEnabled } from './grad-mode.js';
 import { cachedKernel, f32, i64, node, singleNode } from './kernels.js';
 import { Tensor, shapeSize } from './tensor.js';
@@ -235,8 +235,9 @@ export function softplus(x: Tensor): Tensor {
 
 /** GELU with the exact (erf) form, as in GPT-2 and BERT. */
 export function gelu(x: Tensor): Tensor {
-  if (!(x.requiresGrad && isGradEnabled())) return execute1(singleNode('Gelu', 1), [x]);
-  const [y, d] = execute(geluWithGrad, [x]) as [Tensor, Tensor];
+  const threads = threadsForElements(x.size);
+  if (!(x.requiresGrad && isGradEnabled())) return execute1(singleNode('Gelu', 1), [x], threads);
+  const [y, d] = execute(geluWithGrad, [x], threads) as [Tensor, Tensor];
   return withGrad(y, 'gelu', [x], (g) => [mul(g, d)]);
 }
 

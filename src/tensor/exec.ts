@@ -21,12 +21,25 @@ export interface EngineOptions {
   maxThreads?: number;
   /** Ops of at least this many FLOPs use `maxThreads`; smaller ones use one thread. */
   parallelFlops?: number;
+  /**
+   * Fused element-wise kernels (GELU, layer norm, attention's score chain) over at least this many
+   * values per operand use `maxThreads`.
+   */
+  parallelElements?: number;
 }
 
 // Measured on the project's 2-core machine when idle: a second thread slowed 192^3 and 256^3 products
 // (waking the pool costs more than it saves) and sped up 512^3 (74 vs 64 GFLOP/s) and 1024^3
 // (126 vs 70 GFLOP/s); 1.5e8 FLOP sits between. On a loaded machine one thread is safer.
-const engine = { maxThreads: Math.min(availableParallelism(), 8), parallelFlops: 1.5e8 };
+// Element-wise kernels: the fused ones run 5 to 20 passes over their operands, so at 2^18 values
+// (1 MB) each kernel takes milliseconds and waking a second thread (microseconds) pays. Measured with
+// 2 threads: GELU on [1024, 768] and attention on [16, 4, 64, 64] scores took the same CPU time as
+// with one (3.6-4.3 and 6.4-7.6 ms), so on an idle machine their wall time halves.
+const engine = {
+  maxThreads: Math.min(availableParallelism(), 8),
+  parallelFlops: 1.5e8,
+  parallelElements: 2 ** 18,
+};
 
 /**
  * Changes how many threads ops use (e.g. `{ maxThreads: 1 }` when other work shares the CPU) and
@@ -41,12 +54,18 @@ export function configureEngine(options: EngineOptions): Required<EngineOptions>
     engine.maxThreads = options.maxThreads;
   }
   if (options.parallelFlops !== undefined) engine.parallelFlops = options.parallelFlops;
+  if (options.parallelElements !== undefined) engine.parallelElements = options.parallelElements;
   return previous;
 }
 
 /** Threads for an op of `flops` floating-point operations. */
 export function threadsFor(flops: number): number {
   return flops >= engine.parallelFlops ? engine.maxThreads : 1;
+}
+
+/** Threads for a fused element-wise kernel over `elements` values per operand. */
+export function threadsForElements(elements: number): number {
+  return elements >= engine.parallelElements ? engine.maxThreads : 1;
 }
 
 let recorder: KernelRecorder | null = null;
