@@ -5,6 +5,7 @@
  */
 export {
   parsePolicyPack,
+  safeParsePolicyPack,
   loadPolicyPack,
   defaultPolicyPacks,
   defaultPackPath,

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../core/index.js';
-import { bannedTermsPack, defaultPolicyPacks, loadPolicyPack, parsePolicyPack } from './pack.js';
+import {
+  bannedTermsPack,
+  defaultPolicyPacks,
+  loadPolicyPack,
+  parsePolicyPack,
+  safeParsePolicyPack,
+} from './pack.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-pack-test-'));
 function packFile(name: string, content: string): string {
@@ -169,6 +175,13 @@ describe('policy packs', () => {
     expect(
       errorOf(() => parsePolicyPack('format: tkllm-policy/1\nname: a\nname: b\n', 'd.yaml')).message,
     ).toMatch(/^d\.yaml line 3: /);
+  });
+
+  it('returns the error as a value from safeParsePolicyPack', () => {
+    const result = safeParsePolicyPack('format: tkllm-policy/1\nname: Bad Name\nrules: []\n', 'x.yaml');
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error.message).toMatch(/^x\.yaml line 2: `name` is "Bad Name"/);
+    expect(safeParsePolicyPack(good, 'brand.yaml')).toMatchObject({ ok: true, value: { name: 'brand' } });
   });
 
   it('says when a pack file does not exist', () => {

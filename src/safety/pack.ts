@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import { IoError, NotFoundError, ValidationError } from '../core/index.js';
+import { IoError, NotFoundError, ValidationError, type Result } from '../core/index.js';
 import { canonicalize } from './canonical.js';
 
 /** How bad a hit is, from harmless to never allowed. */
@@ -261,6 +261,16 @@ export function parsePolicyPack(text: string, source: string): PolicyPack {
     overrides,
     source,
   };
+}
+
+/** `parsePolicyPack` that returns its ValidationError as a value instead of throwing it (for editors and forms). */
+export function safeParsePolicyPack(text: string, source: string): Result<PolicyPack, ValidationError> {
+  try {
+    return { ok: true, value: parsePolicyPack(text, source) };
+  } catch (error) {
+    if (error instanceof ValidationError) return { ok: false, error };
+    throw error;
+  }
 }
 
 /** Reads and parses the policy pack file at `path` (YAML or JSON). */
