@@ -155,11 +155,15 @@ const tokenRe = /@|[\p{L}\p{N}][\p{L}\p{N}\p{M}'’]*/gu;
 
 function sentenceStats(sentence: string): SentenceStats {
   // Mentions stay as '@' tokens for the template; they are not words.
-  const clean = sentence.replace(urlRe, ' ').replace(hashtagRe, ' ').replace(mentionRe, ' @ ');
+  // Most sentences hold no link, tag or mention: skip the three replacements for them.
+  const clean = /[#@/]|www\./.test(sentence)
+    ? sentence.replace(urlRe, ' ').replace(hashtagRe, ' ').replace(mentionRe, ' @ ')
+    : sentence;
   const tokens = clean.match(tokenRe) ?? [];
   const raw = tokens.filter((t) => t !== '@');
   const words = raw.map((w) => w.toLowerCase().replace(/’/g, "'"));
-  const emoji = sentence.match(emojiRe) ?? [];
+  // Emoji are outside printable ASCII: a sentence of tabs, newlines and printable ASCII has none.
+  const emoji = /[^\t-~]/.test(sentence) ? (sentence.match(emojiRe) ?? []) : [];
   let caps = 0;
   for (const w of raw) if (w.length > 1 && w === w.toUpperCase() && w !== w.toLowerCase()) caps++;
   const exclamations = count(sentence, '!');
