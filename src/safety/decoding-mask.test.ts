@@ -214,6 +214,65 @@ describe('BannedSequenceMask', () => {
   });
 });
 
+describe('the mask and the checker', () => {
+  it('agree on whether a text completes a banned term, byte by byte, on random obfuscated texts', () => {
+    // Fragments of banned terms, l33t, spacing, accents, zero-width and invalid bytes, glued at random.
+    const fragments = [
+      'b',
+      'a',
+      'd',
+      'bad',
+      'b4d',
+      'b@d',
+      'b a d',
+      'ev',
+      'il',
+      'ev1l',
+      '!',
+      '$',
+      '@',
+      'é',
+      'e\u0301',
+      'cafe',
+      'café',
+      'CAFÉ',
+      'no',
+      ' go',
+      'n0 g0',
+      ' ',
+      '.',
+      'x',
+      '\u200b',
+      'Ｂ',
+      '|',
+    ];
+    const bytes = Array.from({ length: 256 }, (_, b) => Uint8Array.of(b));
+    const byteMask = new BannedSequenceMask(bytes, { policy });
+    const random = new Random(5);
+    let blockedTexts = 0;
+    for (let n = 0; n < 400; n++) {
+      let text = '';
+      for (let k = 1 + random.int(8); k > 0; k--) text += fragments[random.int(fragments.length)];
+      const encoded = [...new TextEncoder().encode(text)];
+      if (random.next() < 0.2) encoded.splice(random.int(encoded.length + 1), 0, 0xc3); // a stray lead byte
+      // `advance` refuses a byte that completes a banned term; `canEnd` tells whether ending would.
+      let fired: boolean;
+      try {
+        const cursor = byteMask.start();
+        for (const b of encoded) cursor.advance(b);
+        fired = !cursor.canEnd();
+      } catch {
+        fired = true;
+      }
+      const decoded = new TextDecoder().decode(Uint8Array.from(encoded));
+      const blocked = policy.check(decoded).blocked;
+      if (blocked) blockedTexts++;
+      expect(fired, JSON.stringify(decoded)).toBe(blocked);
+    }
+    expect(blockedTexts).toBeGreaterThan(50);
+  });
+});
+
 describe('Utf8Stream', () => {
   it('decodes random bytes exactly as TextDecoder does, invalid sequences included', () => {
     const random = new Random(3);
