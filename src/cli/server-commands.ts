@@ -4,6 +4,7 @@ import { Lake } from '../lake/index.js';
 import {
   createServer,
   loadApiKeys,
+  openDraftScorer,
   startGrpcScorer,
   type GrpcScorer,
   type TkllmServer,
@@ -43,10 +44,14 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const lake = await Lake.open(options.dataDir);
   let app: TkllmServer | undefined;
   let grpcScorer: GrpcScorer | undefined;
+  let model: Awaited<ReturnType<typeof openDraftScorer>>;
   try {
+    // The active ViralScore model, when one has been trained (`tkllm viralscore train`).
+    model = await openDraftScorer(lake, options.dataDir);
     app = await createServer({
       lake,
       apiKeys,
+      ...(model ? { scorer: model.scorer } : {}),
       logger: options.logLevel === 'silent' ? false : { level: options.logLevel ?? 'info' },
       ...(options.rateLimit === undefined ? {} : { rateLimit: { max: options.rateLimit, windowMs: 60_000 } }),
     });
@@ -65,6 +70,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     const server = app;
     const url = `${address.replace('://[::1]', '://localhost').replace('://127.0.0.1', '://localhost')}/`;
     const grpcRunning = grpcScorer;
+    const loaded = model;
     let resolveClosed!: () => void;
     const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
     let closing: Promise<void> | undefined;
@@ -72,6 +78,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       (closing ??= (async () => {
         await grpcRunning?.close();
         await server.close();
+        loaded?.close();
         lake.close();
         resolveClosed();
       })());
@@ -79,6 +86,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   } catch (error) {
     await grpcScorer?.close();
     await app?.close();
+    model?.close();
     lake.close();
     throw error;
   }

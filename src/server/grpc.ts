@@ -19,6 +19,7 @@ interface WireDraft {
   text: string;
   hashtags: string[];
   posted_at: string;
+  creator: string;
 }
 
 /** Where and what `startGrpcScorer` serves. */
@@ -45,6 +46,7 @@ function toDraft(wire: WireDraft, i: number): Draft {
     throw new TkllmError('VALIDATION', `\`drafts[${i}].text\` must hold 1 to ${maxTextLength} characters`);
   const draft: Draft = { text: wire.text };
   if (wire.hashtags.length > 0) draft.hashtags = wire.hashtags;
+  if (wire.creator !== '') draft.creator = wire.creator;
   if (wire.posted_at !== '') {
     if (Number.isNaN(Date.parse(wire.posted_at)))
       throw new TkllmError(

@@ -25,3 +25,4 @@ export { ScoreService } from './score-service.js';
 export type { ScoreServiceOptions } from './score-service.js';
 export { loadViralScoreProto, startGrpcScorer, viralScoreProtoPath } from './grpc.js';
 export type { GrpcScorer, GrpcScorerOptions } from './grpc.js';
+export { draftScorerOf, openDraftScorer } from './viralscore-scorer.js';

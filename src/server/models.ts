@@ -4,6 +4,8 @@ import { ModelStateError } from '../core/index.js';
 export interface Draft {
   text: string;
   hashtags?: string[];
+  /** The creator's name as the lake knows it, for the creator's own history. */
+  creator?: string;
   /** ISO time the draft would be posted, for the trend subscore. */
   postedAt?: string;
 }
@@ -22,6 +24,10 @@ export interface DraftScore {
   viralScore: number;
   subscores: Subscores;
   guidance: string[];
+  /** Each subscore times its learned weight in V's logit, where the model reports them. */
+  contributions?: Subscores;
+  /** The features that moved V most, largest |effect| first, where the model reports them. */
+  topFeatures?: { group: string; feature: string; value: number; effect: number }[];
 }
 
 /** What the server needs of the ViralScore estimator (src/viralscore's scorer fits it structurally). */

@@ -114,6 +114,9 @@ export const DraftBody = Type.Object(
   {
     text: Type.String({ minLength: 1, maxLength: 5000 }),
     hashtags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 50 })),
+    creator: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'creator name in the lake' }),
+    ),
     postedAt: Type.Optional(Type.String({ format: 'date-time' })),
   },
   { additionalProperties: false },
@@ -128,9 +131,20 @@ const SubscoresBody = Type.Object({
 });
 
 export const DraftScoreBody = Type.Object({
-  viralScore: Type.Number(),
+  viralScore: Type.Number({ description: 'V in (0, 1)' }),
   subscores: SubscoresBody,
-  guidance: Type.Array(Type.String()),
+  guidance: Type.Array(Type.String(), { description: 'what holds the draft back, largest pull first' }),
+  contributions: Type.Optional(SubscoresBody),
+  topFeatures: Type.Optional(
+    Type.Array(
+      Type.Object({
+        group: Type.String(),
+        feature: Type.String(),
+        value: Type.Number(),
+        effect: Type.Number(),
+      }),
+    ),
+  ),
 });
 
 export const ScoreBatchBody = Type.Object(
