@@ -87,9 +87,12 @@ export function upsertSteps(stage: string, file: string, shape: Shape, keys: Sta
     {
       name: 'authors',
       temp: { name: authors, kind: 'TABLE' },
+      // The newest observation of each author, and the most followers seen then (followers are never
+      // negative, so -1 puts a missing count last). A GROUP BY cost a quarter of the equivalent window.
       sql: `CREATE TEMP TABLE ${authors} AS
-          SELECT author_key, author, followers, observed_at FROM ${latest} WHERE author_key IS NOT NULL
-          QUALIFY row_number() OVER (PARTITION BY author_key ORDER BY observed_at DESC, followers DESC NULLS LAST) = 1;
+          SELECT author_key, any_value(author) AS author,
+            arg_max(followers, (observed_at, coalesce(followers, -1))) AS followers, max(observed_at) AS observed_at
+          FROM ${latest} WHERE author_key IS NOT NULL GROUP BY author_key;
         ${unlessEmpty(
           keys,
           'authors',
