@@ -71,12 +71,16 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
 
     // Seconds in each step of recordEvents, as announced by its progress reporter.
     const phases: Record<string, number> = {};
+    const phasesCpu: Record<string, number> = {};
     let mark = performance.now();
+    let cpuMark = process.cpuUsage();
     let step = 'checking events';
     const endStep = (next: string) => {
       const now = performance.now();
+      const cpuNow = process.cpuUsage(cpuMark);
       phases[step] = Number(((now - mark) / 1000 + (phases[step] ?? 0)).toFixed(3));
-      [step, mark] = [next, now];
+      phasesCpu[step] = Number(((cpuNow.user + cpuNow.system) / 1e6 + (phasesCpu[step] ?? 0)).toFixed(3));
+      [step, mark, cpuMark] = [next, now, process.cpuUsage()];
     };
     const progress = {
       update: (_d: number, _t: number | undefined, label?: string) => endStep(label ?? step),
@@ -121,6 +125,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       // threads and JavaScript together) is the steadier figure across runs.
       eventsPerCpuSecond: Math.round(events.length / ((used.user + used.system) / 1e6)),
       phases,
+      phasesCpu,
       snapshotsWritten: first.snapshots,
       duplicateEventsPerSecond: Math.round(events.length / duplicateSeconds),
       secondsEventToLabel: Number(secondsEventToLabel.toFixed(4)),

@@ -65,7 +65,8 @@ it('creates an experiment, assigns stably, records a CSV with a bad row, and rep
   );
   const recorded = await run('experiment', 'record', 'hooks', csv);
   expect(recorded.out).toBe(
-    'received 601, recorded 600, duplicates 0, rejected 1 (negative_count 1), lake snapshots 0',
+    'received 601, recorded 600, duplicates 0, rejected 1 (negative_count 1), lake snapshots 0\n' +
+      `  ${csv} line 602: \`plays\` is -5, expected a non-negative whole count`,
   );
   const twice = await run('experiment', 'record', 'hooks', csv, '--json');
   expect(JSON.parse(twice.out)).toMatchObject({ recorded: 0, duplicates: 600, rejected: 1 });

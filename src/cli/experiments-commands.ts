@@ -91,7 +91,8 @@ function formatRecord(r: RecordEventsResult): string {
   return (
     `received ${r.received}, recorded ${r.recorded}, duplicates ${r.duplicates}, rejected ${r.rejected}` +
     (reasons ? ` (${reasons})` : '') +
-    `, lake snapshots ${r.snapshots}`
+    `, lake snapshots ${r.snapshots}` +
+    r.rejectExamples.map((e) => `\n  ${e}`).join('')
   );
 }
 

@@ -20,21 +20,36 @@ const aliases: Record<Exclude<keyof EngagementEvent, 'line'>, readonly string[]>
   watchThrough: ['watch_through', 'watch_through_rate', 'completion_rate'],
 };
 
+/** The first column of `names` (an alias list) present among `columns`, matched case-insensitively. */
+function pickColumn(lower: Map<string, string>, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    const column = lower.get(name);
+    if (column !== undefined) return column;
+  }
+  return undefined;
+}
+
+const lowerMap = (columns: Iterable<string>) => new Map([...columns].map((c) => [c.toLowerCase(), c]));
+
 function mapRecords(file: string, columns: string[], records: Iterable<[number, Record<string, unknown>]>) {
-  const lower = new Map(columns.map((c) => [c.toLowerCase(), c]));
-  const pick = Object.fromEntries(
-    Object.entries(aliases).map(([field, names]) => [field, names.map((n) => lower.get(n)).find((c) => c)]),
-  ) as Record<keyof typeof aliases, string | undefined>;
+  const all = lowerMap(columns);
   for (const required of ['unitId', 'horizon', 'observedAt'] as const)
-    if (pick[required] === undefined)
+    if (pickColumn(all, aliases[required]) === undefined)
       throw new ValidationError(
         `${file}: no \`${aliases[required][0]}\` column (also read as ${aliases[required].slice(1).join(', ')}); ` +
           `columns found: ${columns.join(', ')}`,
       );
+  const fields = Object.entries(aliases) as [keyof typeof aliases, readonly string[]][];
   const events: EngagementEvent[] = [];
+  let keys = '';
+  let lower = all;
   for (const [line, record] of records) {
+    // JSONL records may name fields differently line by line; CSV rows share one header, so this is computed once.
+    const recordKeys = Object.keys(record).join('\u0000');
+    if (recordKeys !== keys) [keys, lower] = [recordKeys, lowerMap(Object.keys(record))];
     const event: EngagementEvent = { unitId: '', horizon: '', observedAt: '', line };
-    for (const [field, column] of Object.entries(pick) as [keyof typeof aliases, string | undefined][]) {
+    for (const [field, names] of fields) {
+      const column = pickColumn(lower, names);
       if (column === undefined) continue;
       const value = record[column];
       (event as unknown as Record<string, unknown>)[field] =

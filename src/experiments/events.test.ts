@@ -3,7 +3,9 @@ import { ingestFile } from '../lake/index.js';
 import { tempLake } from '../../test/temp-lake.js';
 import {
   createExperiment,
+  experimentReport,
   freshLabels,
+  readEventFile,
   recordEvents,
   type EngagementEvent,
   type LabelledPost,
@@ -150,5 +152,62 @@ describe('feedback', () => {
     expect(seen).toHaveLength(2);
     expect((await freshLabels(t.lake, { experimentId: 'hooks' })).map((p) => p.plays)).toEqual([50, 900]);
     expect(await freshLabels(t.lake, { since: new Date(Date.now() + 60_000) })).toEqual([]);
+  });
+});
+
+describe('readEventFile', () => {
+  it('reads JSONL and CSV with line numbers, and names the file and line of what it cannot read', async () => {
+    const t = await setup();
+    const jsonl = t.write(
+      'e.jsonl',
+      '{"unit_id":"a","horizon":"24h","observed_at":"2025-06-02T00:00:00Z","plays":5}\n\n' +
+        '{"unit":"b","horizon_hours":1,"time":"2025-06-02 01:00:00","views":"7","watch_through":0.5}\n',
+    );
+    const events = await readEventFile(t.lake, jsonl);
+    expect(events.map((e) => [e.line, e.unitId, e.horizon, e.plays])).toEqual([
+      [1, 'a', '24h', 5],
+      [3, 'b', 1, '7'],
+    ]);
+    const result = await recordEvents(t.lake, 'hooks', events, { source: jsonl });
+    expect(result).toMatchObject({ recorded: 2, rejected: 0 });
+    await expect(readEventFile(t.lake, t.write('bad.jsonl', '{"unit_id":"a"}\n{oops\n'))).rejects.toThrow(
+      /bad\.jsonl line 2: not JSON/,
+    );
+    const csv = t.write('e.csv', 'unit_id,observed_at,plays\nx,2025-06-02,3\n');
+    await expect(readEventFile(t.lake, csv)).rejects.toThrow(
+      /e\.csv: no `horizon` column \(also read as horizon_hours\); columns found: unit_id, observed_at, plays/,
+    );
+    await expect(readEventFile(t.lake, t.write('e.txt', ''))).rejects.toThrow(
+      /\.csv, \.tsv or \.jsonl, got "\.txt"/,
+    );
+  });
+});
+
+describe('bandit experiments', () => {
+  it('need the arm on each event and have no fixed split to check', async () => {
+    const t = await setup();
+    await createExperiment(t.lake, {
+      id: 'cold',
+      allocation: 'bandit',
+      arms: [
+        { name: 's1', weight: 1 },
+        { name: 's2', weight: 1 },
+      ],
+      startsAt: start,
+    });
+    const batch: EngagementEvent[] = Array.from({ length: 40 }, (_, i) => ({
+      unitId: `p${i}`,
+      horizon: 24,
+      observedAt: at(30),
+      arm: i % 4 === 0 ? 's1' : 's2',
+      plays: 100 + i,
+      likes: 3 + (i % 5),
+    }));
+    batch.push({ unitId: 'p99', horizon: 24, observedAt: at(30), plays: 3 });
+    const result = await recordEvents(t.lake, 'cold', batch);
+    expect(result).toMatchObject({ recorded: 40, rejectsByReason: { unknown_arm: 1 } });
+    const report = await experimentReport(t.lake, 'cold', { kpis: ['likeRate'] });
+    expect(report.sampleRatio).toBeUndefined();
+    expect(report.units).toEqual({ s1: 10, s2: 30 });
   });
 });

@@ -60,6 +60,8 @@ export interface RecordEventsResult {
   duplicates: number;
   rejected: number;
   rejectsByReason: Record<string, number>;
+  /** The first few rejects as messages naming the source, line and field (all are in experiment_rejects). */
+  rejectExamples: string[];
   /** Lake snapshots written from new engagement of known posts. */
   snapshots: number;
 }
@@ -163,6 +165,7 @@ export async function recordEvents(
       duplicates: received - rejects.length - result.recorded,
       rejected: rejects.length,
       rejectsByReason,
+      rejectExamples: rejects.slice(0, 5).map((r) => `${source} ${r.detail}`),
       snapshots: result.snapshots,
     };
   } finally {
