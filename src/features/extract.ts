@@ -2,7 +2,8 @@ import { str } from './json.js';
 import { silentProgress, type ProgressReporter } from '../core/index.js';
 import type { Lake } from '../lake/index.js';
 import type { TextEncoder } from './embedding.js';
-import { checkWidths, extractorVersion, rowGroups, type RowGroups } from './groups.js';
+import { absent, checkWidths, extractorVersion, rowGroups, type RowGroups } from './groups.js';
+import { trendBySql } from './trend-sql.js';
 import { loadHistory, type History, type HistoryPost } from './history.js';
 import { groupNamesFor, resolveEncoder } from './names.js';
 import type { PpmiConfig } from './ppmi.js';
@@ -111,10 +112,15 @@ export async function extractFeatures(lake: Lake, options: ExtractOptions = {}):
       number
     >;
     const embeddings = encoder ? await encodeAll(encoder, todo, progress) : undefined;
+    progress.update(0, todo.length, 'features: trends');
+    // Lake posts take their trend group from one set-wise SQL query; drafts compute the same from the history.
+    const trends = await trendBySql(lake);
     const rows: StoredRow[] = [];
     for (let i = 0; i < todo.length; i++) {
       const post = todo[i];
       const extras = await postExtras(hist, post, options.media, report);
+      const trend = trends.get(post.key);
+      extras.trend = trend ? { present: true, values: trend } : absent;
       const emb = embeddings?.[i];
       const groups = rowGroups(hist, subjectOf(post), emb ? { ...extras, embedding: emb } : extras);
       checkWidths(groups, widths);

@@ -50,6 +50,8 @@ export interface RowExtras {
   durationSeconds: number | null;
   snapshots?: Parameters<typeof behaviourFeatures>[0];
   embedding?: Float32Array;
+  /** The trend group computed elsewhere (set-wise in SQL for lake posts); default: from the history. */
+  trend?: GroupValues;
   audio?: readonly number[];
   video?: readonly number[];
 }
@@ -57,7 +59,7 @@ export interface RowExtras {
 /** Computes every group of one post or draft from its text analysis and the history before its time. */
 export function rowGroups(history: History, subject: Subject, extras: RowExtras): RowGroups {
   const a = subject.analysis;
-  const trend = history.trend(subject);
+  const trend = extras.trend ?? history.trend(subject);
   const behaviour = extras.snapshots
     ? behaviourFeatures(extras.snapshots, extras.postedAt, extras.durationSeconds)
     : undefined;
