@@ -149,7 +149,7 @@ export async function recordEvents(
       await storeRejects(lake, experiment.id, source, rejects);
       progress.update(received, received, 'writing snapshots');
       const snapshots =
-        (options.snapshots ?? experiment.unit === 'post') && experiment.unit === 'post'
+        experiment.unit === 'post' && options.snapshots !== false
           ? await writeFeedback(lake, experiment.id, newRows)
           : 0;
       if (options.failBeforeCommit) throw new Error('failBeforeCommit: stopping before the commit');

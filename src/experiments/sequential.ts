@@ -45,29 +45,17 @@ function radiusFactor(t: number, rho2: number, alpha: number): number {
   return Math.sqrt(((2 * a) / (t * t * rho2)) * Math.log(Math.sqrt(a) / alpha));
 }
 
-/**
- * Confidence sequence for the difference of arm means, from outcomes in arrival order. Unit i's
- * pseudo-outcome is (y_i - m_{i-1}) (T_i/p - (1 - T_i)/(1 - p)), with p the design's treatment share and
- * m_{i-1} the mean of the earlier outcomes; its mean is the difference of arm means, and the asymptotic
- * confidence sequence of that mean is returned at each checkpoint.
- */
-export function sequentialDifference(
+/** Running mean and standard deviation of the pseudo-outcomes after each unit (index t - 1 for t units). */
+function pseudoOutcomePath(
   outcomes: ArrayLike<number>,
   isTreatment: ArrayLike<boolean | number>,
-  options: SequentialOptions,
-): SequentialPoint[] {
-  const p = options.treatmentShare;
-  const alpha = options.alpha ?? 0.05;
-  const tightestAt = options.tightestAt ?? 1000;
-  const burnIn = Math.max(2, options.burnIn ?? 30);
+  p: number,
+): { mean: Float64Array; sd: Float64Array } {
   if (!(p > 0 && p < 1)) throw new ValidationError(`\`treatmentShare\` must be in (0, 1), got ${p}`);
-  if (!(alpha > 0 && alpha < 1)) throw new ValidationError(`\`alpha\` must be in (0, 1), got ${alpha}`);
   if (outcomes.length !== isTreatment.length)
     throw new ValidationError(`got ${outcomes.length} outcomes but ${isTreatment.length} arm flags`);
-  // rho minimising the width at t* (the paper's eq. for the normal mixture).
-  const rho2 = (-2 * Math.log(alpha) + Math.log(-2 * Math.log(alpha) + 1)) / tightestAt;
-  const marks = new Set(options.checkpoints ?? [outcomes.length]);
-  const points: SequentialPoint[] = [];
+  const means = new Float64Array(outcomes.length);
+  const sds = new Float64Array(outcomes.length);
   let mean = 0;
   let m2 = 0;
   // Centring each outcome on the mean of the outcomes before it (a predictable baseline) keeps the
@@ -81,10 +69,37 @@ export function sequentialDifference(
     const delta = phi - mean;
     mean += delta / (i + 1);
     m2 += delta * (phi - mean);
-    const t = i + 1;
-    if (t < burnIn || !marks.has(t)) continue;
-    const sd = t > 1 ? Math.sqrt(m2 / (t - 1)) : Number.POSITIVE_INFINITY;
-    const radius = sd * radiusFactor(t, rho2, alpha);
+    means[i] = mean;
+    sds[i] = i > 0 ? Math.sqrt(m2 / i) : Number.POSITIVE_INFINITY;
+  }
+  return { mean: means, sd: sds };
+}
+
+/** The mixture parameter rho^2 that makes the boundary tightest at `tightestAt` units (the paper's choice). */
+const mixtureRho2 = (alpha: number, tightestAt: number) =>
+  (-2 * Math.log(alpha) + Math.log(-2 * Math.log(alpha) + 1)) / tightestAt;
+
+/**
+ * Confidence sequence for the difference of arm means, from outcomes in arrival order. Unit i's
+ * pseudo-outcome is (y_i - m_{i-1}) (T_i/p - (1 - T_i)/(1 - p)), with p the design's treatment share and
+ * m_{i-1} the mean of the earlier outcomes; its mean is the difference of arm means, and the asymptotic
+ * confidence sequence of that mean is returned at each checkpoint.
+ */
+export function sequentialDifference(
+  outcomes: ArrayLike<number>,
+  isTreatment: ArrayLike<boolean | number>,
+  options: SequentialOptions,
+): SequentialPoint[] {
+  const alpha = options.alpha ?? 0.05;
+  if (!(alpha > 0 && alpha < 1)) throw new ValidationError(`\`alpha\` must be in (0, 1), got ${alpha}`);
+  const path = pseudoOutcomePath(outcomes, isTreatment, options.treatmentShare);
+  const rho2 = mixtureRho2(alpha, options.tightestAt ?? 1000);
+  const burnIn = Math.max(2, options.burnIn ?? 30);
+  const points: SequentialPoint[] = [];
+  for (const t of options.checkpoints ?? [outcomes.length]) {
+    if (t < burnIn || t > outcomes.length) continue;
+    const mean = path.mean[t - 1] ?? 0;
+    const radius = (path.sd[t - 1] ?? Infinity) * radiusFactor(t, rho2, alpha);
     points.push({ n: t, difference: mean, low: mean - radius, high: mean + radius });
   }
   return points;
@@ -99,11 +114,16 @@ export function sequentialPValue(
   isTreatment: ArrayLike<boolean | number>,
   options: Omit<SequentialOptions, 'alpha' | 'checkpoints'>,
 ): number {
-  const all = Array.from({ length: outcomes.length }, (_, i) => i + 1);
-  const excluded = (alpha: number) =>
-    sequentialDifference(outcomes, isTreatment, { ...options, alpha, checkpoints: all }).some(
-      (pt) => pt.low > 0 || pt.high < 0,
-    );
+  const path = pseudoOutcomePath(outcomes, isTreatment, options.treatmentShare);
+  const tightestAt = options.tightestAt ?? 1000;
+  const burnIn = Math.max(2, options.burnIn ?? 30);
+  const excluded = (alpha: number) => {
+    const rho2 = mixtureRho2(alpha, tightestAt);
+    for (let t = burnIn; t <= outcomes.length; t++)
+      if (Math.abs(path.mean[t - 1] ?? 0) > (path.sd[t - 1] ?? Infinity) * radiusFactor(t, rho2, alpha))
+        return true;
+    return false;
+  };
   if (!excluded(0.999)) return 1;
   let lo = 1e-12;
   let hi = 0.999;
