@@ -119,6 +119,26 @@ describe('extractFeatures', () => {
     await expect(explainPostFeatures(t.lake, 'nope')).rejects.toThrow(/no post "nope"/);
   });
 
+  it('leaves the stored features as they were when the write fails midway', async () => {
+    await extractFeatures(t.lake);
+    const before = await t.lake.all('SELECT post_key, group_name, vals FROM feature_values ORDER BY ALL');
+    await ingestPosts(
+      t.lake,
+      t.write,
+      'more.csv',
+      [{ id: '5', user: 'ben', text: 'Cats again', at: '2025-03-05T12:00:00Z', tags: ['cats'] }],
+      '2025-03-10T00:00:00Z',
+    );
+    // Without feature_names the last statement of the write fails, after the values were replaced.
+    await t.lake.run('ALTER TABLE feature_names RENAME TO feature_names_away');
+    await expect(extractFeatures(t.lake)).rejects.toThrow(/feature_names/);
+    await t.lake.run('ALTER TABLE feature_names_away RENAME TO feature_names');
+    expect(await t.lake.all('SELECT post_key, group_name, vals FROM feature_values ORDER BY ALL')).toEqual(
+      before,
+    );
+    expect(await extractFeatures(t.lake)).toMatchObject({ computed: 2 });
+  });
+
   it('refuses to load features that were never extracted', async () => {
     await expect(loadFeatureMatrix(t.lake, { postKeys: ['tiktok:1'] })).rejects.toThrow(/tkllm features/);
   });
