@@ -1,5 +1,6 @@
-// `npm run bench -- serve [--json] [--duration S] [--connections N]`: starts `tkllm serve`'s server on
-// loopback in a child process over a fresh lake holding the bundled sample, drives it with autocannon for
+// `npm run bench -- serve [--json] [--duration S] [--connections N] [--no-train]`: starts `tkllm serve`'s
+// server on loopback in a child process over a fresh lake holding the bundled sample and a small ViralScore
+// model trained on it, drives it with autocannon for
 // a bounded time per endpoint, stops it, and reports requests/s, p50/p99 latency and errors. The server
 // runs in its own process so that the load generator does not share its event loop.
 // Scoring and generation are driven when the server has their models (issue 8's targets: p99 under 50 ms
@@ -15,14 +16,30 @@ import type { BenchOptions, BenchResult } from './run.js';
 
 const childFlag = 'TKLLM_SERVE_BENCH_DIR';
 
-/** In the child: open a lake with the sample, serve it on a free loopback port, report the port. */
-async function serveChild(dir: string): Promise<void> {
+/**
+ * In the child: open a lake with the sample, train a small ViralScore model on it (unless told not to),
+ * serve it on a free loopback port and report the address.
+ */
+async function serveChild(dir: string, train: boolean): Promise<void> {
   const { Lake, ingestFile } = await import('../src/lake/index.js');
-  const { createServer } = await import('../src/server/index.js');
+  const { createServer, openDraftScorer } = await import('../src/server/index.js');
   const { samplePath } = await import('../src/cli/lake-commands.js');
   const lake = await Lake.open(dir);
   await ingestFile(lake, samplePath, { year: 2017 });
-  const app = await createServer({ lake, rateLimit: false, studioDir: null });
+  if (train) {
+    const { extractFeatures } = await import('../src/features/index.js');
+    const { trainViralScore } = await import('../src/viralscore/index.js');
+    await extractFeatures(lake);
+    // A small estimator: the benchmark measures serving, not the model's quality.
+    await trainViralScore(lake, dir, { epochs: 3, members: 2 });
+  }
+  const model = await openDraftScorer(lake, dir);
+  const app = await createServer({
+    lake,
+    rateLimit: false,
+    studioDir: null,
+    ...(model ? { scorer: model.scorer } : {}),
+  });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.send?.({ address });
   process.once('disconnect', () => {
@@ -30,7 +47,8 @@ async function serveChild(dir: string): Promise<void> {
   });
 }
 
-if (process.env[childFlag]) await serveChild(process.env[childFlag]);
+if (process.env[childFlag])
+  await serveChild(process.env[childFlag], process.env.TKLLM_SERVE_BENCH_TRAIN === '1');
 
 interface Drive {
   requestsPerSecond: number;
@@ -60,12 +78,13 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   };
   const duration = arg('--duration', 5);
   const connections = arg('--connections', 100);
+  const train = !options.args.includes('--no-train');
   const dir = mkdtempSync(join(tmpdir(), 'tkllm-bench-serve-'));
   let child: ChildProcess | undefined;
   try {
     child = fork(fileURLToPath(import.meta.url), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, [childFlag]: dir },
+      env: { ...process.env, [childFlag]: dir, TKLLM_SERVE_BENCH_TRAIN: train ? '1' : '0' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const [message] = (await Promise.race([

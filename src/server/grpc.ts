@@ -92,7 +92,7 @@ export async function startGrpcScorer({
   const server = new grpc.Server();
   server.addService(proto.tkllm.viralscore.v1.ViralScorer.service, {
     ScoreBatch: (
-      call: grpc.ServerUnaryCall<{ drafts: WireDraft[] }, unknown>,
+      call: grpc.ServerUnaryCall<{ drafts: WireDraft[]; explain: boolean }, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
       const run = async () => {
@@ -102,7 +102,7 @@ export async function startGrpcScorer({
             'VALIDATION',
             `\`drafts\` must hold 1 to ${maxDrafts} drafts, got ${wire.length}`,
           );
-        const scores = await service.score(wire.map(toDraft));
+        const scores = await service.score(wire.map(toDraft), { explain: call.request.explain });
         return { model_version: service.version, scores: scores.map(toWire) };
       };
       run().then(

@@ -30,12 +30,20 @@ export interface DraftScore {
   topFeatures?: { group: string; feature: string; value: number; effect: number }[];
 }
 
+/** Per-call options of `DraftScorer.score`. */
+export interface ScoreOptions {
+  explain?: boolean;
+}
+
 /** What the server needs of the ViralScore estimator (src/viralscore's scorer fits it structurally). */
 export interface DraftScorer {
   /** The version of the loaded model, shown in responses and metrics. */
   readonly version: string;
-  /** Scores drafts in one batch; one result per draft, in order. */
-  score(drafts: readonly Draft[]): Promise<DraftScore[]>;
+  /**
+   * Scores drafts in one batch; one result per draft, in order. `explain` asks for the features that moved
+   * V (a gradient pass that costs several times the forward pass); without it guidance may be empty.
+   */
+  score(drafts: readonly Draft[], options?: ScoreOptions): Promise<DraftScore[]>;
 }
 
 /** A generation request as the API accepts it. */

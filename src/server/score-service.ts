@@ -1,6 +1,12 @@
 import { ModelStateError, ValidationError } from '../core/index.js';
 import { Batcher } from './batcher.js';
-import { noScorerMessage, type Draft, type DraftScore, type DraftScorer } from './models.js';
+import {
+  noScorerMessage,
+  type Draft,
+  type DraftScore,
+  type DraftScorer,
+  type ScoreOptions,
+} from './models.js';
 
 /** How `ScoreService` batches drafts. */
 export interface ScoreServiceOptions {
@@ -15,20 +21,22 @@ export interface ScoreServiceOptions {
  * scorer's batches. Without a scorer every call fails with the "no model trained yet" error.
  */
 export class ScoreService {
-  private readonly batcher: Batcher<Draft, DraftScore> | undefined;
+  // Explained and plain scores run as separate batches: a batch is one call to the scorer with one option.
+  private readonly batchers:
+    { explained: Batcher<Draft, DraftScore>; plain: Batcher<Draft, DraftScore> } | undefined;
 
   constructor(
     private readonly scorer: DraftScorer | undefined,
     { maxBatchSize = 64, maxWaitMs = 2, onBatch }: ScoreServiceOptions = {},
   ) {
-    this.batcher =
-      scorer &&
+    const batcher = (explain: boolean) =>
       new Batcher<Draft, DraftScore>({
-        run: (drafts) => scorer.score(drafts),
+        run: (drafts) => scorer!.score(drafts, { explain }),
         maxBatchSize,
         maxWaitMs,
         ...(onBatch ? { onBatch } : {}),
       });
+    this.batchers = scorer && { explained: batcher(true), plain: batcher(false) };
   }
 
   /** Whether a model is loaded. */
@@ -43,14 +51,14 @@ export class ScoreService {
 
   /** Drafts waiting for or inside a scorer batch. */
   get depth(): number {
-    return this.batcher?.depth ?? 0;
+    return (this.batchers?.explained.depth ?? 0) + (this.batchers?.plain.depth ?? 0);
   }
 
   /** Scores drafts, in order; they may share a batch with other callers' drafts. */
-  async score(drafts: readonly Draft[]): Promise<DraftScore[]> {
+  async score(drafts: readonly Draft[], { explain = false }: ScoreOptions = {}): Promise<DraftScore[]> {
     this.require();
     if (drafts.length === 0) throw new ValidationError('`drafts` must hold at least one draft');
-    return this.batcher!.submitMany(drafts);
+    return this.batchers![explain ? 'explained' : 'plain'].submitMany(drafts);
   }
 
   private require(): DraftScorer {

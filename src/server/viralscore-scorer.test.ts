@@ -77,7 +77,7 @@ describe('the ViralScore estimator behind the API', () => {
     for (const line of body.score.guidance) expect(line).toMatch(/lowers the score$/);
   });
 
-  it('gives the same scores for a batch as for each draft alone, in order', async () => {
+  it('gives the same scores for a batch as for each draft alone, in order, explained only when asked', async () => {
     const drafts = [
       { text: 'Would you try this?' },
       { text: 'my day #food' },
@@ -85,7 +85,17 @@ describe('the ViralScore estimator behind the API', () => {
     ];
     const batch = await app.inject({ method: 'POST', url: '/v1/score/batch', payload: { drafts } });
     expect(batch.statusCode).toBe(200);
-    const scores = batch.json<{ scores: DraftScore[] }>().scores.map((s) => s.viralScore);
+    const plain = batch.json<{ scores: DraftScore[] }>().scores;
+    expect(plain.every((s) => s.topFeatures?.length === 0 && s.guidance.length === 0)).toBe(true);
+    const explained = await app.inject({
+      method: 'POST',
+      url: '/v1/score/batch?explain=true',
+      payload: { drafts },
+    });
+    expect(explained.json<{ scores: DraftScore[] }>().scores.every((s) => s.topFeatures!.length > 0)).toBe(
+      true,
+    );
+    const scores = plain.map((s) => s.viralScore);
     for (const [i, draft] of drafts.entries()) {
       const one = await app.inject({ method: 'POST', url: '/v1/score', payload: draft });
       expect(one.json<{ score: DraftScore }>().score.viralScore).toBeCloseTo(scores[i], 6);

@@ -1,7 +1,8 @@
 import { NotFoundError } from '../core/index.js';
+import { openFeatureContext } from '../features/index.js';
 import type { Lake } from '../lake/index.js';
 import { openViralScorer, type ViralScorer, type ViralScoreResult } from '../viralscore/index.js';
-import type { Draft, DraftScore, DraftScorer } from './models.js';
+import type { Draft, DraftScore, DraftScorer, ScoreOptions } from './models.js';
 
 /** The estimator's subscore letters (DESIGN.md: E, H, R, S, T) under the API's names. */
 const subscoreKeys = { E: 'emotion', H: 'hook', R: 'replicability', S: 'share', T: 'trend' } as const;
@@ -34,11 +35,15 @@ function toDraftScore(result: ViralScoreResult): DraftScore {
   };
 }
 
-/** Serves src/viralscore's estimator behind the API's `DraftScorer`. */
-export function draftScorerOf(scorer: ViralScorer): DraftScorer {
+/**
+ * Serves src/viralscore's estimator behind the API's `DraftScorer`: `explained` lists the features that moved
+ * V (a gradient pass), `plain` skips them; both share one feature context.
+ */
+export function draftScorerOf(scorers: { explained: ViralScorer; plain: ViralScorer }): DraftScorer {
   return {
-    version: scorer.version,
-    async score(drafts: readonly Draft[]) {
+    version: scorers.plain.version,
+    async score(drafts: readonly Draft[], options: ScoreOptions = {}) {
+      const scorer = options.explain ? scorers.explained : scorers.plain;
       const results = await scorer.score(
         drafts.map((d) => ({
           text: d.text,
@@ -60,11 +65,24 @@ export async function openDraftScorer(
   lake: Lake,
   dataDir: string,
 ): Promise<{ scorer: DraftScorer; close: () => void } | undefined> {
+  let explained: ViralScorer;
   try {
-    const scorer = await openViralScorer(lake, dataDir);
-    return { scorer: draftScorerOf(scorer), close: () => scorer.close() };
+    explained = await openViralScorer(lake, dataDir, { topFeatures: 5 });
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
     throw error;
   }
+  const context = await openFeatureContext(lake);
+  const plain = await openViralScorer(lake, dataDir, {
+    version: explained.version,
+    topFeatures: 0,
+    featurise: (drafts) => context.featurise(drafts),
+  });
+  return {
+    scorer: draftScorerOf({ explained, plain }),
+    close: () => {
+      explained.close();
+      plain.close();
+    },
+  };
 }

@@ -4,6 +4,15 @@ import type { ServerContext } from '../context.js';
 import { noScorerMessage } from '../models.js';
 import { DraftBody, ScoreBatchBody, ScoreBatchResponse, ScoreResponse } from '../schemas.js';
 
+const explainQuery = (byDefault: boolean) =>
+  Type.Object({
+    explain: Type.Boolean({
+      default: byDefault,
+      description:
+        'list the features that moved V (topFeatures) and guidance from them; costs a gradient pass per batch',
+    }),
+  });
+
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Error')]));
 
 /** POST /v1/score and /v1/score/batch: ViralScore with its five subscores and guidance, batched across requests. */
@@ -18,13 +27,14 @@ export function scoreRoutes(context: ServerContext): FastifyPluginCallbackTypebo
           tags: ['score'],
           summary: 'ViralScore of one draft, with subscores and guidance',
           description: `503 with code MODEL_STATE until a model is trained (${noScorerMessage}).`,
+          querystring: explainQuery(true),
           body: DraftBody,
           response: { 200: ScoreResponse, ...errors(400, 413, 429, 503) },
         },
       },
       async (request) => {
-        const [score] = await scores.score([request.body]);
-        return { modelVersion: scores.version, score: score };
+        const [score] = await scores.score([request.body], { explain: request.query.explain });
+        return { modelVersion: scores.version, score };
       },
     );
 
@@ -33,14 +43,15 @@ export function scoreRoutes(context: ServerContext): FastifyPluginCallbackTypebo
       {
         schema: {
           tags: ['score'],
-          summary: 'ViralScore of up to 256 drafts, in order',
+          summary: 'ViralScore of up to 256 drafts, in order (without explanations unless ?explain=true)',
           description: `503 with code MODEL_STATE until a model is trained (${noScorerMessage}).`,
+          querystring: explainQuery(false),
           body: ScoreBatchBody,
           response: { 200: ScoreBatchResponse, ...errors(400, 413, 429, 503) },
         },
       },
       async (request) => ({
-        scores: await scores.score(request.body.drafts),
+        scores: await scores.score(request.body.drafts, { explain: request.query.explain }),
         modelVersion: scores.version,
       }),
     );
