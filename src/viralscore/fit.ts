@@ -245,7 +245,10 @@ export function fitViralScoreNet(
   const progress = o.progress ?? silentProgress;
   const history: EpochLog[] = [];
   const n = train.features.rows;
-  const steps = Math.ceil(n / o.batchSize);
+  // On a small lake a full batch would mean a couple of updates per epoch and a network that barely moves
+  // before early stopping: the batch shrinks so that an epoch is at least 8 steps (never below 16 rows).
+  const batchSize = Math.max(16, Math.min(o.batchSize, Math.floor(n / 8)));
+  const steps = Math.ceil(n / batchSize);
   let best: { spearman: number; epoch: number; state: TensorRecords } | null = null;
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
@@ -253,7 +256,7 @@ export function fitViralScoreNet(
       let total = 0;
       for (let step = 0; step < steps; step++) {
         if (o.signal?.aborted) throw new ModelStateError('training was stopped by its abort signal');
-        const rows = order.slice(step * o.batchSize, (step + 1) * o.batchSize);
+        const rows = order.slice(step * batchSize, (step + 1) * batchSize);
         if (rows.length < 2) continue;
         const loss = batchLoss(net, train, rows, rng, o, subWeights);
         total += loss.item() * rows.length;
