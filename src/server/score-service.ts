@@ -27,7 +27,7 @@ export class ScoreService {
 
   constructor(
     private readonly scorer: DraftScorer | undefined,
-    { maxBatchSize = 64, maxWaitMs = 2, onBatch }: ScoreServiceOptions = {},
+    { maxBatchSize = 256, maxWaitMs = 2, onBatch }: ScoreServiceOptions = {},
   ) {
     const batcher = (explain: boolean) =>
       new Batcher<Draft, DraftScore>({
