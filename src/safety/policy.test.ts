@@ -55,8 +55,9 @@ describe('canonical text', () => {
     expect(canonicalize('k1ll')).toBe('kiii');
     expect(canonicalize('kі\u200bll')).toBe('kiii'); // Cyrillic і and a zero-width space
     expect(canonicalize('a$$ and @ss')).toBe('ass and ass');
-    // '$' before a letter or digit is an s: '$5' reads as "ss".
-    expect(canonicalize('kill!!! $5')).toBe('kiii ss');
+    expect(canonicalize('kill!!! $5')).toBe('kiii 5');
+    // Digits are letters inside a word with letters, and stay digits in a number.
+    expect(canonicalize('4ss 1d10t b4d l4l 141 1337 5 ex $h1t')).toBe('ass idiot bad iai 141 1337 5 ex shit');
     expect(canonicalize('e\u0301 -- ...  x')).toBe('e x');
   });
 });
