@@ -505,6 +505,38 @@ describe('generate endpoints', () => {
   });
 });
 
+describe('check endpoint', () => {
+  const post = (base: string, body: unknown) =>
+    call(`${base}/v1/check`, { method: 'POST', headers: json, body: JSON.stringify(body) });
+
+  it('gives the policy verdict of the default packs: hits with spans, brand safety, blocked', async () => {
+    const base = await serve();
+    const clean = await post(base, { text: 'Three hooks that made my last video travel' });
+    expect(clean).toMatchObject({ status: 200, body: { blocked: false, brandSafety: 1, hits: [] } });
+    const text = 'Ok so try the blackout challenge tonight, tag 3 friends';
+    const risky = await post(base, { text });
+    expect(risky.status).toBe(200);
+    expect(risky.body.blocked).toBe(true);
+    expect(risky.body.brandSafety).toBe(0);
+    const hits = risky.body.hits as { ruleId: string; span: [number, number]; text: string }[];
+    expect(hits.some((h) => h.ruleId.endsWith('/platform.engagement-bait'))).toBe(true); // `pack/rule`
+    for (const h of hits) expect(text.slice(h.span[0], h.span[1])).toBe(h.text);
+  });
+
+  it('applies region rules only in their region, and names bad fields', async () => {
+    const base = await serve();
+    expect((await post(base, { text: 'a swastika drawing', region: 'DE' })).body.blocked).toBe(true);
+    expect((await post(base, { text: 'a swastika drawing', region: 'US' })).body.blocked).toBe(false);
+    for (const [body, field] of [
+      [{}, 'text'],
+      [{ text: '' }, 'text'],
+      [{ text: 'x', region: 'Germany' }, 'region'],
+      [{ text: 'x', pack: 'brand' }, 'pack'],
+    ] as const)
+      expect(await post(base, body)).toMatchObject({ status: 400, body: { error: { field } } });
+  });
+});
+
 describe('rate limits', () => {
   it('limits each key separately and answers 429 with a retry hint', async () => {
     const other = 'other-secret-key-0123456789';

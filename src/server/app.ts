@@ -21,6 +21,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { TkllmError, type ErrorCode } from '../core/index.js';
 import type { Lake } from '../lake/index.js';
+import type { Policy } from '../safety/index.js';
 import { presentedKey, type ApiKeyStore } from './api-keys.js';
 import type { ServerContext } from './context.js';
 import { LakeGate } from './lake-gate.js';
@@ -28,6 +29,7 @@ import { createMetrics } from './metrics.js';
 import type { DraftScorer, ScriptGenerator } from './models.js';
 import { packageRoot } from './paths.js';
 import { ScoreService } from './score-service.js';
+import { checkRoutes } from './routes/check.js';
 import { generateRoutes } from './routes/generate.js';
 import { lakeRoutes } from './routes/lake.js';
 import { opsRoutes } from './routes/ops.js';
@@ -67,6 +69,8 @@ export interface ServerOptions {
   rateLimit?: { max: number; windowMs: number } | false;
   /** How concurrent score requests are grouped into batches for the scorer. */
   scoreBatch?: { maxBatchSize?: number; maxWaitMs?: number };
+  /** Policy packs drafts are checked against (default: src/safety's default packs). */
+  policy?: Policy;
   /** Directory of the built studio (web/dist); `null` serves no studio. */
   studioDir?: string | null;
   /** Fastify's pino logger options; `false` (the default) logs nothing. */
@@ -230,6 +234,7 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
   await app.register(lakeRoutes(context));
   await app.register(scoreRoutes(context));
   await app.register(generateRoutes(context));
+  await app.register(checkRoutes(options.policy));
 
   if (studioDir !== null && existsSync(join(studioDir, 'index.html')))
     await app.register(fastifyStatic, { root: studioDir, prefix: '/', index: 'index.html' });

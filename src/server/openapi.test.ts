@@ -38,6 +38,7 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/healthz',
       '/readyz',
+      '/v1/check',
       '/v1/generate',
       '/v1/generate/stream',
       '/v1/ingest',

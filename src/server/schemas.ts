@@ -199,3 +199,32 @@ export const errorResponses = {
   400: Type.Ref('Error'),
   500: Type.Ref('Error'),
 } as const;
+
+export const CheckBody = Type.Object(
+  {
+    text: Type.String({ minLength: 1, maxLength: 5000 }),
+    region: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z]{2}$', description: 'region code such as US or DE' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const CheckResponse = Type.Object({
+  blocked: Type.Boolean({ description: 'a rule of severity block fired' }),
+  brandSafety: Type.Number({ description: '1 when nothing fired, 0 when blocked' }),
+  hits: Type.Array(
+    Type.Object({
+      ruleId: Type.String(),
+      category: Type.String(),
+      severity: Type.String(),
+      span: Type.Array(Type.Integer(), {
+        minItems: 2,
+        maxItems: 2,
+        description: '[start, end) in UTF-16 units',
+      }),
+      text: Type.String(),
+      why: Type.String(),
+    }),
+  ),
+});
