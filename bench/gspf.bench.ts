@@ -78,7 +78,7 @@ function worker(jobFile: string): void {
     warmupSteps: 2,
     seed: 1,
     ...(job.mode === 'gspf'
-      ? { gspf: { topK: job.topK, probeBatches: 2, reselectEvery: Math.max(1, Math.floor(job.steps / 3)) } }
+      ? { gspf: { topK: job.topK, probeBatches: 2, reselectEvery: Math.max(1, Math.floor(job.steps / 2)) } }
       : {}),
   });
   const seconds = (performance.now() - started) / 1000;

@@ -14,6 +14,12 @@ export interface GspfOptions {
   probeBatches?: number;
   /** Re-measure and re-select every this many steps ("dynamic freezing"); 0 selects once (default 0). */
   reselectEvery?: number;
+  /**
+   * Let the embeddings (token, position, style) be selected (default false). Updating them needs the
+   * gradient all the way down through every block, which is the cost GSPF exists to cut: with only upper
+   * layers unfrozen, backward stops at the lowest of them.
+   */
+  includeEmbeddings?: boolean;
 }
 
 /** A layer GSPF may freeze or update as a whole. */
@@ -53,6 +59,7 @@ export function resolveGspfOptions(options: GspfOptions): Required<Omit<GspfOpti
   threshold: number | null;
 } {
   const resolved = {
+    includeEmbeddings: options.includeEmbeddings ?? false,
     topK: options.topK ?? 2,
     threshold: options.threshold ?? null,
     probeBatches: options.probeBatches ?? 2,
@@ -96,10 +103,15 @@ export function measureLayerScores(model: LmModel, batches: readonly LmBatch[], 
   return scores;
 }
 
-/** The names of the layers to update: the top k by ratio, or those at or above the threshold (at least one). */
+/**
+ * The names of the layers to update: the top k by ratio, or those at or above the threshold (at least one);
+ * the embeddings only with `includeEmbeddings`.
+ */
 export function selectLayers(scores: readonly LayerScore[], options: GspfOptions): string[] {
-  const { topK, threshold } = resolveGspfOptions(options);
-  const ranked = [...scores].sort((a, b) => b.ratio - a.ratio);
+  const { topK, threshold, includeEmbeddings } = resolveGspfOptions(options);
+  const ranked = scores
+    .filter((s) => includeEmbeddings || s.name !== 'embed')
+    .sort((a, b) => b.ratio - a.ratio);
   const chosen = threshold === null ? ranked.slice(0, topK) : ranked.filter((s) => s.ratio >= threshold);
   return (chosen.length > 0 ? chosen : ranked.slice(0, 1)).map((s) => s.name);
 }
