@@ -117,17 +117,26 @@ export async function writeFeatureRows(
         a.endRow();
       }
     });
-    await append(lake, 'feature_values', (a) => {
+    // The values travel as JSON text and DuckDB casts them to FLOAT[] in one statement: the Node API builds a
+    // list value number by number (about 9 us each on the shared machine), the cast ran 4-5 times faster.
+    // Math.fround first, so that the text parses to exactly the float a Float32Array would hold.
+    await lake.run(`CREATE OR REPLACE TEMP TABLE feature_stage (
+      post_key VARCHAR NOT NULL, group_name VARCHAR NOT NULL, present BOOLEAN NOT NULL, vals VARCHAR NOT NULL)`);
+    await append(lake, 'feature_stage', (a) => {
       for (const r of rows)
         for (const g of featureGroupNames) {
           const v = r.groups[g];
           a.appendVarchar(r.key);
           a.appendVarchar(g);
           a.appendBoolean(v.present);
-          a.appendList(v.present ? Array.from(v.values) : [], floatList);
+          a.appendVarchar(v.present ? floatsJson(v.values) : '[]');
           a.endRow();
         }
     });
+    await lake.run(
+      'INSERT INTO feature_values SELECT post_key, group_name, present, vals::FLOAT[] FROM feature_stage',
+    );
+    await lake.run('DROP TABLE feature_stage');
     if (encoder) await storeEncoder(lake, encoder);
     await lake.run(`DELETE FROM feature_names WHERE extractor_version = ${version}`);
     await append(lake, 'feature_names', (a) => {
@@ -150,9 +159,27 @@ async function storeEncoder(lake: Lake, model: PpmiModel): Promise<void> {
     a.appendTimestamp(new DuckDBTimestampValue(micros(Date.now())));
     a.appendVarchar(JSON.stringify({ ...model.config, counts: model.counts }));
     a.appendList(model.vocab, new DuckDBListType(VARCHAR));
-    a.appendList(Array.from(model.vectors), floatList);
+    a.appendList([], floatList);
     a.endRow();
   });
+  // As for the feature values: one text cast instead of a list value built number by number.
+  await lake.run(
+    `UPDATE feature_encoders SET vectors = ${sqlString(floatsJson(model.vectors))}::FLOAT[] WHERE encoder_id = ${sqlString(id)}`,
+  );
+}
+
+/** JSON text of numbers rounded to float32 (non-finite values, which no group should hold, become null). */
+function floatsJson(values: ArrayLike<number>): string {
+  const parts: string[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = Math.fround(values[i]);
+    parts.push(Number.isFinite(v) ? String(v) : 'null');
+  }
+  return `[${parts.join(',')}]`;
+}
+
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
 }
 
 async function append(lake: Lake, table: string, fill: (a: DuckDBAppender) => void): Promise<void> {
