@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, expect, it, vi } from 'vitest';
 import { ingestFile, Lake } from '../lake/index.js';
+import { openViralScorer, scorePosts } from '../viralscore/index.js';
 import { addViralScoreCommands, formatEvaluation } from './viralscore-commands.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-cli-viralscore-'));
@@ -66,6 +67,17 @@ it('trains on a small lake, lists the version and scores a draft with its breakd
   expect(scored.v).toBeLessThan(1);
   expect(Object.keys(scored.subscores)).toEqual(['E', 'H', 'R', 'S', 'T']);
   expect(scored.topFeatures.length).toBeGreaterThan(0);
+
+  const reopened = await Lake.open(dir);
+  try {
+    const scorer = await openViralScorer(reopened, dir, { topFeatures: 0 });
+    const posts = await scorePosts(reopened, scorer);
+    scorer.close();
+    expect(posts).toHaveLength(60);
+    expect(posts.every((p) => p.v > 0 && p.v < 1)).toBe(true);
+  } finally {
+    reopened.close();
+  }
 
   const batch = join(dir, 'drafts.jsonl');
   writeFileSync(batch, '{"id":"a","text":"Would you?"}\n{"id":"b","text":"my day","hashtags":["food"]}\n');
