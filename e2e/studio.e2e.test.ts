@@ -81,11 +81,17 @@ describe('the studio', () => {
   it('says no model is trained yet when a draft is scored from the keyboard, instead of showing numbers', async () => {
     await page.goto(`${base}/`);
     await page.getByLabel('Draft script or caption').focus();
-    await page.keyboard.type('Would you eat ramen at 3am? #food');
+    await page.keyboard.type('Would you eat ramen at 3am? Tag 3 friends #food');
     await page.keyboard.press('Control+Enter');
     const result = page.locator('#score-result .notice');
     await expect.poll(() => result.textContent()).toBe('no model trained yet — run tkllm viralscore train');
     expect(await page.locator('#score-result meter').count()).toBe(0);
+    // The policy check needs no model: its verdict shows beside the message.
+    await expect
+      .poll(() => page.textContent('#check-result .policy'))
+      .toMatch(/^Policy: allowed · brand safety \d+(\.\d)?%$/);
+    expect(await page.textContent('#check-result li')).toMatch(/^"Tag 3 friends" — engagement-bait \(low\)/);
+    await page.screenshot({ path: join(root, 'docs', 'studio-draft.png'), fullPage: false });
   });
 
   it('says no language model is trained yet when generating', async () => {

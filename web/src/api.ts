@@ -69,6 +69,19 @@ export interface Candidate {
   policy: { allowed: boolean; reasons: string[] };
 }
 
+export interface PolicyCheck {
+  blocked: boolean;
+  brandSafety: number;
+  hits: {
+    ruleId: string;
+    category: string;
+    severity: string;
+    span: [number, number];
+    text: string;
+    why: string;
+  }[];
+}
+
 export interface Models {
   scorer: { loaded: boolean; version: string | null };
   generator: { loaded: boolean; version: string | null };

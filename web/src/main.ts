@@ -9,6 +9,7 @@ import {
   type Engagement,
   type LakeSummary,
   type Models,
+  type PolicyCheck,
   type Trends,
 } from './api.js';
 import { barChart, fillTable, lineChart } from './charts.js';
@@ -180,6 +181,12 @@ function setupScore(): void {
       .map((t) => t.replace(/^#/, ''))
       .filter(Boolean);
     result.textContent = 'Scoring…';
+    const check = $('check-result');
+    check.textContent = 'Checking policy…';
+    postJson<PolicyCheck>('/v1/check', { text: text.value }).then(
+      (verdict) => check.replaceChildren(policyView(verdict)),
+      (error: unknown) => check.replaceChildren(element('p', describe(error), 'error')),
+    );
     postJson<{ modelVersion: string; score: DraftScore }>('/v1/score', {
       text: text.value,
       ...(hashtags.length > 0 ? { hashtags } : {}),
@@ -197,6 +204,29 @@ function setupScore(): void {
       },
     );
   });
+}
+
+/** The policy verdict: allowed or blocked, brand safety, and each rule that fired with its reason. */
+function policyView(verdict: PolicyCheck): HTMLElement {
+  const wrap = element(
+    'div',
+    undefined,
+    verdict.blocked ? 'error' : verdict.hits.length > 0 ? 'notice' : 'ok',
+  );
+  wrap.append(
+    element(
+      'p',
+      `Policy: ${verdict.blocked ? 'blocked' : 'allowed'} · brand safety ${percent.format(verdict.brandSafety)}`,
+      'policy',
+    ),
+  );
+  if (verdict.hits.length > 0) {
+    const list = element('ul');
+    for (const h of verdict.hits)
+      list.append(element('li', `"${h.text}" — ${h.category} (${h.severity}): ${h.why}`));
+    wrap.append(list);
+  }
+  return wrap;
 }
 
 function candidateItem(index: number): HTMLLIElement {
