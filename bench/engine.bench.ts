@@ -1,4 +1,5 @@
-// `npm run bench -- engine [--json] [--steps N] [--rounds N] [--warmup N] [--threads N] [--no-pytorch]`: trains the
+// `npm run bench -- engine [--json] [--steps N] [--rounds N] [--warmup N] [--threads N] [--no-pytorch]
+// [--pytorch-passive]`: trains the
 // reference GPT (vocabulary 2048, width 192, 4 layers, 4 heads, context 64, batch 16, AdamW lr 3e-4 wd
 // 0.1) on random tokens, times training steps and no-grad forwards, and — where /usr/bin/python3 imports
 // torch — trains the identical model in PyTorch (bench/engine_pytorch.py, same thread count) in the same
@@ -87,9 +88,16 @@ class PytorchServer {
   private readonly lines: AsyncIterator<string>;
   private stderr = '';
 
-  constructor(warmup: number, threads: number) {
+  constructor(warmup: number, threads: number, passive: boolean) {
     const script = join(here, 'engine_pytorch.py');
-    this.child = spawn(PYTHON, [script, '--serve', '--warmup', String(warmup), '--threads', String(threads)]);
+    // --pytorch-passive: OpenMP workers sleep instead of spinning between parallel regions, as this
+    // engine's pools do; on a loaded machine spinning workers slowed PyTorch several times over.
+    const env = passive ? { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } : process.env;
+    this.child = spawn(
+      PYTHON,
+      [script, '--serve', '--warmup', String(warmup), '--threads', String(threads)],
+      { env },
+    );
     this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
   }
@@ -135,7 +143,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     ? { ok: false as const, why: 'skipped with --no-pytorch' }
     : torchAvailable();
   // Started first: PyTorch builds and warms up its model while this process builds its own.
-  const server = torch.ok ? new PytorchServer(warmup, threads) : null;
+  const passive = options.args.includes('--pytorch-passive');
+  const server = torch.ok ? new PytorchServer(warmup, threads, passive) : null;
   try {
     return await measure(options, { block, rounds, warmup, tokensPerStep, threads, server, torch });
   } finally {
