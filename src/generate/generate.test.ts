@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lake } from '../lake/index.js';
 import { sampleScripts } from '../lm/index.js';
 import { bannedTermsPack, Policy, readAudit } from '../safety/index.js';
-import { openGenerator, prepareWorkspace, rerank, type OpenedGenerator } from './index.js';
+import { checkDraft, openGenerator, prepareWorkspace, rerank, type OpenedGenerator } from './index.js';
 
 // One small workspace for the file: the bundled sample, a tiny estimator and a tiny LM (seconds to train).
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-generate-'));
@@ -139,5 +139,31 @@ describe('reward-augmented decoding', () => {
     expect(rad.rad?.microsecondsPerToken).toBeGreaterThan(0);
     expect(rad.candidates.map((c) => c.text)).not.toEqual(plain.candidates.map((c) => c.text));
     await expect(opened.generator.generate('x', { radEta: -1 })).rejects.toThrow(/`radEta`/);
+  });
+});
+
+describe('guidance', () => {
+  it('names the weakest subscore, suggests hooks and trends from the lake, and warns with the rule', async () => {
+    const creator = opened.lm.creators[1];
+    const g = await checkDraft(lake, opened.scorer, 'my day. this miracle cure works', { creator });
+    const lowest = Math.min(...Object.values(g.subscores));
+    expect(g.subscores[g.weakest.subscore]).toBe(lowest);
+    expect(g.weakest.label).toMatch(
+      /^(EmotionIntensity|HookStrength|Replicability|ShareTrigger|TrendMatch)$/,
+    );
+    expect(g.suggestions[0].target).toBe(g.weakest.subscore);
+    expect(g.suggestions[0].message).toContain(g.weakest.label);
+    expect(g.suggestions[0].examples.length).toBeGreaterThan(0);
+    expect(g.suggestions.some((s) => s.target === 'length')).toBe(true);
+    expect(g.policy.warnings.some((w) => /miracle/i.test(w.text) && w.ruleId.includes('/'))).toBe(true);
+    const rows = await readAudit(lake, { auditId: g.auditId! });
+    expect(rows.map((r) => r.kind)).toEqual(['check']);
+  });
+
+  it('refuses an empty draft and an unknown creator', async () => {
+    await expect(checkDraft(lake, opened.scorer, '  ')).rejects.toThrow(/draft to check is empty/);
+    await expect(checkDraft(lake, opened.scorer, 'hi', { creator: 'no-such' })).rejects.toThrow(
+      /creator "no-such" is not in the lake/,
+    );
   });
 });

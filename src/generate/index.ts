@@ -34,3 +34,5 @@ export {
   bundledSamplePath,
 } from './workspace.js';
 export type { OpenGeneratorOptions, OpenedGenerator, PrepareWorkspaceOptions } from './workspace.js';
+export { checkDraft, subscoreLabels, firstSentence } from './guidance.js';
+export type { Guidance, Suggestion, PolicyWarning, CheckDraftOptions } from './guidance.js';
