@@ -122,10 +122,10 @@ async function trendingTags(
     GROUP BY h.tag ORDER BY n DESC, h.tag LIMIT 200`);
   const words = wordsOf(draft);
   const scored = rows
-    .filter((r) => !have.has(String(r.tag)))
+    .filter((r) => !have.has(r.tag as string))
     .map((r, i) => {
-      const overlap = [...wordsOf(String(r.texts ?? ''))].filter((w) => words.has(w)).length;
-      return { tag: String(r.tag), fit: overlap > 0 ? 1 : 0, i };
+      const overlap = [...wordsOf((r.texts as string | null) ?? '')].filter((w) => words.has(w)).length;
+      return { tag: r.tag as string, fit: overlap > 0 ? 1 : 0, i };
     })
     .sort((a, b) => b.fit - a.fit || a.i - b.i);
   return scored.slice(0, k).map((s) => `#${s.tag}`);
@@ -139,7 +139,7 @@ async function trendingSounds(lake: Lake, at: Date, k: number): Promise<string[]
     WHERE coalesce(music_title, music_id) IS NOT NULL
       AND coalesce(posted_at, observed_at) BETWEEN ref.t - INTERVAL 14 DAY AND ref.t
     GROUP BY sound HAVING count(*) > 1 ORDER BY n DESC, sound LIMIT ${k}`);
-  return rows.map((r) => String(r.sound));
+  return rows.map((r) => r.sound as string);
 }
 
 /** Best word-count band and posting hour by mean engagement (the creator's posts when they have 20+). */
