@@ -36,3 +36,5 @@ export {
 export type { OpenGeneratorOptions, OpenedGenerator, PrepareWorkspaceOptions } from './workspace.js';
 export { checkDraft, subscoreLabels, firstSentence } from './guidance.js';
 export type { Guidance, Suggestion, PolicyWarning, CheckDraftOptions } from './guidance.js';
+export { evaluateGeneration, formatGenerationEval, distinctN, sentenceBleu, rougeL } from './evaluate.js';
+export type { EvaluateGenerationOptions, GenerationEvalRow, GenerationEvalReport } from './evaluate.js';
