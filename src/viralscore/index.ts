@@ -32,3 +32,21 @@ export { openViralScorer, scorePosts } from './scorer.js';
 export type { ViralScorer, ViralScorerOptions, ViralScoreResult, FeatureEffect } from './scorer.js';
 export { syntheticDataset } from './synthetic.js';
 export type { SyntheticOptions } from './synthetic.js';
+export {
+  updateEstimator,
+  updateEstimatorOnline,
+  rollbackEstimator,
+  estimatorFeedbackSink,
+  freshSnapshotLabels,
+  guardVerdict,
+  defaultOnlineOptions,
+} from './online.js';
+export type {
+  EstimatorFeedbackSink,
+  FreshEngagement,
+  OnlineLakeOptions,
+  OnlineRows,
+  OnlineUpdateData,
+  OnlineUpdateOptions,
+  OnlineUpdateResult,
+} from './online.js';

@@ -140,7 +140,7 @@ function takeSteps(
     const a = batchTensors(fresh.features, pickNew);
     const b = oldRows > 0 ? batchTensors(replay.features, pickOld) : null;
     const x = b ? concatRows(a.x.data, b.x.data, fresh.features.width) : a.x;
-    const present = b ? concatRows(a.present.data, b.present.data, a.present.shape[1] as number) : a.present;
+    const present = b ? concatRows(a.present.data, b.present.data, a.present.shape[1]) : a.present;
     const y = tensor(
       Float32Array.from([...pickNew.map((r) => fresh.labels[r]), ...pickOld.map((r) => replay.labels[r])]),
       [newRows + oldRows],
@@ -297,17 +297,17 @@ export async function freshSnapshotLabels(
      SELECT post_key, label FROM ranked WHERE post_key IN (${postKeys.map(quote).join(', ')})
      QUALIFY row_number() OVER (PARTITION BY post_key ORDER BY h DESC) = 1`,
   );
-  return new Map(rows.map((r) => [String(r.post_key), Number(r.label)]));
+  return new Map(rows.map((r) => [r.post_key as string, Number(r.label)]));
 }
 
 /** Options of `updateEstimatorOnline` and `estimatorFeedbackSink`. */
 export interface OnlineLakeOptions extends OnlineUpdateOptions {
   /** Where the features come from (default: the features module's stored matrix). */
   features?: FeatureSource;
-  /** Share of fresh posts held out for the guard, fixed per post key (default 0.2). */
+  /** Share of posts with fresh engagement held out for the guard, fixed per post key (default 0.2). */
   heldOutShare?: number;
-  /** Older posts replayed per fresh post (default: replayRatio × fresh rows). */
-  replayPool?: number;
+  /** Fewest held-out rows; the newest older labelled posts fill up to it (default 50). */
+  minHeldOut?: number;
 }
 
 // FNV-1a of the key: a post is held out or not on every call, whatever batch it arrives in.
@@ -317,15 +317,29 @@ function heldOutPoint(key: string): number {
   return (h >>> 0) / 2 ** 32;
 }
 
-function rowsOf(matrix: FeatureMatrix, rows: number[], labels: number[]): OnlineRows {
-  return { matrix: selectRows(matrix, rows), labels };
+/** Labelled rows of `keys` that have both a fresh label and features. */
+async function labelledRows(
+  lake: Lake,
+  source: FeatureSource,
+  keys: readonly string[],
+): Promise<{ matrix: FeatureMatrix; labels: number[] }> {
+  const labels = await freshSnapshotLabels(lake, keys);
+  const matrix = labels.size === 0 ? null : await source(lake, { postKeys: [...labels.keys()] });
+  if (matrix === null || matrix.keys.length === 0) return { matrix: emptyMatrix(), labels: [] };
+  return { matrix, labels: matrix.keys.map((k) => labels.get(k) as number) };
+}
+
+function emptyMatrix(): FeatureMatrix {
+  return { keys: [], groups: {} as FeatureMatrix['groups'] };
 }
 
 /**
- * An online update from fresh engagement of lake posts: labels them from their snapshots, holds out a
- * fixed share of them plus the newest fifth of the lake's labelled posts for the guard, replays older
- * labelled posts, and runs `updateEstimator` on `dataDir`'s registry. Returns null when no fresh post has
- * a label and features (nothing to learn from).
+ * An online update from fresh engagement of lake posts: labels them from their snapshots and runs
+ * `updateEstimator` on `dataDir`'s registry. The guard's rows are the present: a fixed share (by post key)
+ * of every post the experiments brought engagement for so far, never trained on, topped up with the newest
+ * older labelled posts while fewer than `minHeldOut`. Older labelled posts (oldest 80% of the lake's
+ * labelled posts without fresh engagement) are the replay buffer. Returns null when no fresh post outside
+ * the held-out share has a label and features (nothing to learn from).
  */
 export async function updateEstimatorOnline(
   lake: Lake,
@@ -334,56 +348,58 @@ export async function updateEstimatorOnline(
   options: OnlineLakeOptions = {},
 ): Promise<OnlineUpdateResult | null> {
   const source = options.features ?? ((l, o) => loadFeatureMatrix(l, o));
+  const share = options.heldOutShare ?? 0.2;
+  if (!(share > 0 && share < 1))
+    throw new ValidationError(`\`heldOutShare\` must be in (0, 1), got ${share}`);
   const keys = [...new Set(fresh.map((p) => p.postKey))];
-  const labels = await freshSnapshotLabels(lake, keys);
-  const freshMatrix = await source(lake, { postKeys: [...labels.keys()] });
-  const heldOutShare = options.heldOutShare ?? 0.2;
-  const newTrain: number[] = [];
-  const newHeld: number[] = [];
-  freshMatrix.keys.forEach((k, i) => (heldOutPoint(k) < heldOutShare ? newHeld : newTrain).push(i));
-  if (newTrain.length === 0) return null;
-  const dataset = await loadDataset(lake, source);
-  const isFresh = new Set(keys);
-  const old = dataset.posts.map((_, i) => i).filter((i) => !isFresh.has(dataset.posts[i].postKey));
-  // Posts are oldest first: the newest fifth of the older posts joins the guard's rows.
-  const cut = Math.round(old.length * 0.8);
-  const pool = new Random(options.seed ?? defaultOnlineOptions.seed).shuffle(old.slice(0, cut));
-  const replayRows = pool.slice(
-    0,
-    options.replayPool ??
-      Math.ceil(newTrain.length * (options.replayRatio ?? defaultOnlineOptions.replayRatio)),
+  const train = await labelledRows(
+    lake,
+    source,
+    keys.filter((k) => heldOutPoint(k) >= share),
   );
-  const lakeHeld = old.slice(cut);
-  const label = (k: string) => labels.get(k) as number;
-  const heldOut = {
-    matrix: concatMatrices(selectRows(freshMatrix, newHeld), selectRows(dataset.matrix, lakeHeld)),
-    labels: [
-      ...newHeld.map((i) => label(freshMatrix.keys[i])),
-      ...lakeHeld.map((i) => dataset.posts[i].label),
-    ],
-  };
-  const registry = new ViralScoreRegistry(dataDir);
+  if (train.labels.length === 0) return null;
+  const touched = await lake.all(
+    `SELECT DISTINCT post_key FROM snapshots WHERE source_file LIKE 'experiment:%' ORDER BY post_key`,
+  );
+  const held = await labelledRows(
+    lake,
+    source,
+    touched.map((r) => r.post_key as string).filter((k) => heldOutPoint(k) < share),
+  );
+  const dataset = await loadDataset(lake, source);
+  const withFresh = new Set(touched.map((r) => r.post_key as string));
+  const old = dataset.posts.map((_, i) => i).filter((i) => !withFresh.has(dataset.posts[i].postKey));
+  // Posts are oldest first: the newest fifth of the older posts is kept out of the replay buffer.
+  const cut = Math.round(old.length * 0.8);
+  const replayRows = old.slice(0, cut);
+  const topUp = old.slice(cut).slice(-Math.max(0, (options.minHeldOut ?? 50) - held.labels.length));
+  const heldOut: OnlineRows =
+    topUp.length === 0
+      ? held
+      : {
+          matrix: concatMatrices(held.matrix, selectRows(dataset.matrix, topUp)),
+          labels: [...held.labels, ...topUp.map((i) => dataset.posts[i].label)],
+        };
   return updateEstimator(
-    registry,
+    new ViralScoreRegistry(dataDir),
     {
-      fresh: rowsOf(
-        freshMatrix,
-        newTrain,
-        newTrain.map((i) => label(freshMatrix.keys[i])),
-      ),
-      replay: rowsOf(
-        dataset.matrix,
-        replayRows,
-        replayRows.map((i) => dataset.posts[i].label),
-      ),
+      fresh: train,
+      replay: {
+        matrix: selectRows(dataset.matrix, replayRows),
+        labels: replayRows.map((i) => dataset.posts[i].label),
+      },
       heldOut,
     },
-    { ...options, provenance: { ...options.provenance, freshPosts: keys.length, lake: lake.path } },
+    {
+      ...options,
+      provenance: { ...options.provenance, freshPosts: keys.length, lake: lake.path },
+    },
   );
 }
 
 /** Rows of `a` then rows of `b` (same groups and feature names). */
 function concatMatrices(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {
+  if (a.keys.length === 0) return b;
   const groups = {} as Record<string, FeatureMatrix['groups'][keyof FeatureMatrix['groups']]>;
   for (const [name, g] of Object.entries(a.groups)) {
     const h = b.groups[name as keyof FeatureMatrix['groups']];
