@@ -56,7 +56,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       }
       const requestMs = median(plain.map((p) => p.r.timings.totalMs));
       const radMs = median(rad.map((p) => p.r.timings.totalMs));
-      const tokens = median(plain.map((p) => p.r.candidates.reduce((s, c) => s + c.tokens, 0)));
+      const tokens = median(plain.map((p) => p.r.sampledTokens));
       return {
         requestMs,
         rerankMs: median(plain.map((p) => p.r.timings.rerankMs)),
@@ -68,7 +68,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         radRequestCpuMs: median(rad.map((p) => p.cpuMs)),
         radMicrosecondsPerToken: median(rad.map((p) => p.r.rad?.microsecondsPerToken ?? 0)),
         candidates: 16,
-        returnedTokensMedian: tokens,
+        sampledTokens: tokens,
         maxNewTokens: plain[0].r.settings.maxNewTokens,
         model: `${DEFAULT_LM_CONFIG.nLayers} layers, width ${DEFAULT_LM_CONFIG.dModel}, context ${DEFAULT_LM_CONFIG.contextLength}`,
         runs,

@@ -71,6 +71,7 @@ interface GenerateFlags {
   topP: number;
   seed: number;
   pack: string[];
+  explain: number;
   json?: boolean;
 }
 
@@ -150,6 +151,12 @@ export function addGenerateCommands(program: Command): void {
     .option('--temperature <t>', 'softmax temperature', nonNegative('--temperature'), 0.9)
     .option('--top-p <p>', 'nucleus probability', positive('--top-p'), 0.95)
     .option('--seed <n>', 'sampling seed', nonNegative('--seed'), 0)
+    .option(
+      '--explain <k>',
+      'list the k features that moved V most per candidate',
+      nonNegative('--explain'),
+      0,
+    )
     .option('--json', 'print one JSON object')
     .action(async (prompt: string, flags: GenerateFlags, command: Command) => {
       const dir = dataDir(command);
@@ -157,6 +164,7 @@ export function addGenerateCommands(program: Command): void {
         const packs = packsOf(flags.pack);
         const g = await openGenerator(lake, dir, {
           rad: flags.rad > 0,
+          topFeatures: flags.explain,
           ...(flags.modelDir === undefined ? {} : { modelDir: resolve(flags.modelDir) }),
           ...(packs === undefined ? {} : { packs }),
         });

@@ -113,6 +113,8 @@ export interface GenerationResult {
   /** Returned candidates, best first; never a blocked one. */
   candidates: GeneratedCandidate[];
   sampled: number;
+  /** Tokens generated over all sampled candidates. */
+  sampledTokens: number;
   blocked: number;
   /** Not returned because they hold none of the keywords. */
   withoutKeyword: number;
@@ -392,6 +394,7 @@ export class Generator {
       creator,
       candidates: ordered,
       sampled: n,
+      sampledTokens: drafts.reduce((t, d) => t + d.candidate.tokens.length, 0),
       blocked: all.filter((a) => a.candidate.policy.blocked).length,
       withoutKeyword: all.filter((a) => !a.candidate.policy.blocked && !a.candidate.keywordHit).length,
       empty: all.filter((a) => a.empty).length,

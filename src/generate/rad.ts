@@ -213,6 +213,7 @@ export class PrefixReward {
     let ms = 0;
     const top = new Int32Array(topK);
     const bonus = new Float64Array(topK);
+    const topValues = new Float64Array(topK);
     const processor: LogitsProcessor = (logits, context) => {
       const t0 = performance.now();
       let s = state.get(context.candidate);
@@ -228,26 +229,23 @@ export class PrefixReward {
         s.sum += this.w[context.generated[s.consumed]] ?? 0;
         s.len++;
       }
-      // Top-k by insertion into a small sorted buffer: k is small, the vocabulary is not.
+      // Top-k by insertion into a small sorted buffer (values kept beside ids): k is small, the
+      // vocabulary is not, and after the first tokens almost every entry fails the threshold test.
       let filled = 0;
+      let threshold = Number.NEGATIVE_INFINITY;
       for (let i = 0; i < logits.length; i++) {
         const x = logits[i];
+        if (x <= threshold && filled === topK) continue;
         if (x === Number.NEGATIVE_INFINITY) continue;
-        if (filled < topK) {
-          let j = filled++;
-          while (j > 0 && logits[top[j - 1]] < x) {
-            top[j] = top[j - 1];
-            j--;
-          }
-          top[j] = i;
-        } else if (x > logits[top[topK - 1]]) {
-          let j = topK - 1;
-          while (j > 0 && logits[top[j - 1]] < x) {
-            top[j] = top[j - 1];
-            j--;
-          }
-          top[j] = i;
+        let j = filled < topK ? filled++ : topK - 1;
+        while (j > 0 && topValues[j - 1] < x) {
+          top[j] = top[j - 1];
+          topValues[j] = topValues[j - 1];
+          j--;
         }
+        top[j] = i;
+        topValues[j] = x;
+        threshold = topValues[filled - 1];
       }
       let mean = 0;
       for (let j = 0; j < filled; j++) {

@@ -71,6 +71,11 @@ export interface OpenGeneratorOptions {
   /** Load (or train) the prefix reward for reward-augmented decoding. */
   rad?: boolean;
   packs?: GeneratorParts['packs'];
+  /**
+   * Features that moved V, per candidate (default 0: the estimator's gradient pass for them costs most of
+   * the scoring time of a batch, and V, subscores and contributions need none).
+   */
+  topFeatures?: number;
 }
 
 /** A generator on a data directory's lake, LM and active estimator; `close` frees them. */
@@ -100,7 +105,7 @@ export async function openGenerator(
     throw new ValidationError(
       `${dataDir} holds no ViralScore estimator: run \`tkllm viralscore train\` first`,
     );
-  const scorer = await openViralScorer(lake, dataDir, { topFeatures: 3 });
+  const scorer = await openViralScorer(lake, dataDir, { topFeatures: options.topFeatures ?? 0 });
   const reward = options.rad === true ? await prefixRewardFor(lake, scorer, lm, dataDir) : undefined;
   const generator = new Generator({
     lm,
