@@ -372,7 +372,8 @@ export async function updateEstimatorOnline(
   // Posts are oldest first: the newest fifth of the older posts is kept out of the replay buffer.
   const cut = Math.round(old.length * 0.8);
   const replayRows = old.slice(0, cut);
-  const topUp = old.slice(cut).slice(-Math.max(0, (options.minHeldOut ?? 50) - held.labels.length));
+  const missing = (options.minHeldOut ?? 50) - held.labels.length;
+  const topUp = missing > 0 ? old.slice(cut).slice(-missing) : [];
   const heldOut: OnlineRows =
     topUp.length === 0
       ? held
