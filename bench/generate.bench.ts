@@ -5,7 +5,8 @@
 // 2.5 words/s, at most 62 new tokens in the 64-token context), banned-term mask, estimator scoring,
 // policy screening, rerank and the audit write. Reports medians: `requestMs` (the whole request, without
 // RAD), `rerankMs` (scoring + screening + sorting), `radOverheadPercent` (the request with reward-augmented
-// decoding against without), and CPU milliseconds per request, which a loaded machine does not inflate.
+// decoding against without, in CPU time per generated token), and CPU milliseconds per request, which a
+// loaded machine does not inflate.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,13 +55,19 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           `run ${i + 1}/${runs}: ${plain.at(-1)!.r.timings.totalMs.toFixed(0)} ms, with RAD ${rad.at(-1)!.r.timings.totalMs.toFixed(0)} ms`,
         );
       }
+      // RAD changes which tokens are drawn, and so how long the scripts run: its overhead is compared per
+      // generated token (CPU time, which the machine's load does not inflate), the whole requests beside it.
+      const perToken = (p: { r: GenerationResult; cpuMs: number }) =>
+        p.cpuMs / Math.max(p.r.sampledTokens, 1);
       const requestMs = median(plain.map((p) => p.r.timings.totalMs));
       const radMs = median(rad.map((p) => p.r.timings.totalMs));
       const tokens = median(plain.map((p) => p.r.sampledTokens));
       return {
         requestMs,
         rerankMs: median(plain.map((p) => p.r.timings.rerankMs)),
-        radOverheadPercent: ((radMs - requestMs) / requestMs) * 100,
+        radOverheadPercent: (median(rad.map(perToken)) / median(plain.map(perToken)) - 1) * 100,
+        radWallOverheadPercent: ((radMs - requestMs) / requestMs) * 100,
+        radProcessorPercent: median(rad.map((p) => ((p.r.rad?.ms ?? 0) / p.r.timings.totalMs) * 100)),
         sampleMs: median(plain.map((p) => p.r.timings.sampleMs)),
         auditMs: median(plain.map((p) => p.r.timings.auditMs)),
         requestCpuMs: median(plain.map((p) => p.cpuMs)),
@@ -69,6 +76,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         radMicrosecondsPerToken: median(rad.map((p) => p.r.rad?.microsecondsPerToken ?? 0)),
         candidates: 16,
         sampledTokens: tokens,
+        radSampledTokens: median(rad.map((p) => p.r.sampledTokens)),
         maxNewTokens: plain[0].r.settings.maxNewTokens,
         model: `${DEFAULT_LM_CONFIG.nLayers} layers, width ${DEFAULT_LM_CONFIG.dModel}, context ${DEFAULT_LM_CONFIG.contextLength}`,
         runs,
