@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { Random, terminalProgress, ValidationError, writeFileAtomic } from '../core/index.js';
-import { Lake } from '../lake/index.js';
 import {
   allocateUnits,
   createExperiment,
@@ -19,26 +18,7 @@ import {
   type ExperimentSpec,
   type RecordEventsResult,
 } from '../experiments/index.js';
-
-const dataDir = (command: Command) => String(command.optsWithGlobals<{ dataDir: string }>().dataDir);
-
-async function withLake<T>(dir: string, work: (lake: Lake) => Promise<T>): Promise<T> {
-  const lake = await Lake.open(dir);
-  try {
-    return await work(lake);
-  } finally {
-    lake.close();
-  }
-}
-
-function parseDate(name: string) {
-  return (value: string): Date => {
-    const date = new Date(value);
-    if (Number.isNaN(date.getTime()))
-      throw new ValidationError(`\`${name}\` must be a date such as 2025-06-01T10:00:00Z, got "${value}"`);
-    return date;
-  };
-}
+import { dataDirOf, dateOption, withLake } from './options.js';
 
 function parseNumber(name: string, check: (n: number) => boolean, expected: string) {
   return (value: string): number => {
@@ -173,8 +153,8 @@ export function addExperimentCommands(program: Command): void {
     )
     .option('--description <text>', 'what the experiment tests')
     .option('--salt <text>', 'hash salt (default: the id)')
-    .option('--start <time>', 'start (default now)', parseDate('--start'))
-    .option('--end <time>', 'end (default open-ended)', parseDate('--end'))
+    .option('--start <time>', 'start (default now)', dateOption('--start'))
+    .option('--end <time>', 'end (default open-ended)', dateOption('--end'))
     .option('--json', 'print the experiment as JSON')
     .action(
       async (
@@ -205,7 +185,7 @@ export function addExperimentCommands(program: Command): void {
         if (opts.salt !== undefined) spec.salt = opts.salt;
         if (opts.start) spec.startsAt = opts.start;
         if (opts.end) spec.endsAt = opts.end;
-        const created = await withLake(dataDir(command), (lake) => createExperiment(lake, spec));
+        const created = await withLake(dataDirOf(command), (lake) => createExperiment(lake, spec));
         console.log(opts.json ? JSON.stringify(created, null, 2) : formatExperiment(created));
       },
     );
@@ -232,7 +212,7 @@ export function addExperimentCommands(program: Command): void {
         opts: { kpi: string; seed: number; json?: boolean },
         command: Command,
       ) => {
-        const arms = await withLake(dataDir(command), (lake) =>
+        const arms = await withLake(dataDirOf(command), (lake) =>
           allocateUnits(lake, id, units, { kpi: parseKpi(opts.kpi), random: new Random(opts.seed) }),
         );
         console.log(opts.json ? JSON.stringify(arms) : arms.map((a) => `${a.unitId}\t${a.arm}`).join('\n'));
@@ -248,7 +228,7 @@ export function addExperimentCommands(program: Command): void {
     .argument('<file>', 'events file')
     .option('--json', 'print the result as JSON')
     .action(async (id: string, file: string, opts: { json?: boolean }, command: Command) => {
-      const result = await withLake(dataDir(command), async (lake) => {
+      const result = await withLake(dataDirOf(command), async (lake) => {
         const events = await readEventFile(lake, file);
         return recordEvents(lake, id, events, { source: file, progress: terminalProgress() });
       });
@@ -287,7 +267,7 @@ export function addExperimentCommands(program: Command): void {
         },
         command: Command,
       ) => {
-        const dir = dataDir(command);
+        const dir = dataDirOf(command);
         const report = await withLake(dir, async (lake) => {
           await getExperiment(lake, id);
           return experimentReport(lake, id, {
@@ -312,7 +292,7 @@ export function addExperimentCommands(program: Command): void {
     .command('list')
     .description('list the experiments in the lake')
     .action(async (_opts: unknown, command: Command) => {
-      const ids = await withLake(dataDir(command), (lake) => listExperiments(lake));
+      const ids = await withLake(dataDirOf(command), (lake) => listExperiments(lake));
       console.log(ids.length ? ids.join('\n') : '(no experiments)');
     });
 }

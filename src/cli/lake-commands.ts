@@ -2,10 +2,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
-import { terminalProgress, ValidationError } from '../core/index.js';
+import { terminalProgress } from '../core/index.js';
 import {
   ingestFiles,
-  Lake,
   lakeStats,
   readerKinds,
   shapeNames,
@@ -13,38 +12,10 @@ import {
   type ReaderKind,
 } from '../lake/index.js';
 import { formatIngest, formatStats } from './format-lake.js';
+import { dataDirOf, dateOption, positiveInt, withLake } from './options.js';
 
 /** The bundled CC0 sample: a subset of the Kaggle "Trending YouTube Video Statistics" (datasnaek), 2017. */
 export const samplePath = fileURLToPath(new URL('../../data/youtube-trending-sample.csv', import.meta.url));
-
-const dataDir = (command: Command) => String(command.optsWithGlobals<{ dataDir: string }>().dataDir);
-
-async function withLake<T>(dir: string, work: (lake: Lake) => Promise<T>): Promise<T> {
-  const lake = await Lake.open(dir);
-  try {
-    return await work(lake);
-  } finally {
-    lake.close();
-  }
-}
-
-function positiveInt(name: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0)
-      throw new ValidationError(`\`${name}\` must be a positive integer, got "${value}"`);
-    return n;
-  };
-}
-
-function parseDate(value: string): Date {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime()))
-    throw new ValidationError(
-      `\`--observed-at\` must be a date such as 2025-06-01T10:00:00Z, got "${value}"`,
-    );
-  return date;
-}
 
 /** Adds `ingest`, `stats` and `demo` to the program. */
 export function addLakeCommands(program: Command): void {
@@ -64,7 +35,7 @@ export function addLakeCommands(program: Command): void {
     .option(
       '--observed-at <time>',
       'when the export was taken, for rows without a time (default: file mtime)',
-      parseDate,
+      dateOption('--observed-at'),
     )
     .option('--json', 'print the per-file results as JSON')
     .action(
@@ -78,7 +49,7 @@ export function addLakeCommands(program: Command): void {
         if (opts.reader !== undefined) options.reader = opts.reader;
         if (opts.year !== undefined) options.year = opts.year;
         if (opts.observedAt !== undefined) options.observedAt = opts.observedAt;
-        const results = await withLake(dataDir(command), (lake) => ingestFiles(lake, files, options));
+        const results = await withLake(dataDirOf(command), (lake) => ingestFiles(lake, files, options));
         console.log(opts.json ? JSON.stringify(results, null, 2) : formatIngest(results));
       },
     );
@@ -89,7 +60,7 @@ export function addLakeCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .option('--top <n>', 'how many hashtags to list', positiveInt('--top'), 10)
     .action(async (opts: { json?: boolean; top: number }, command: Command) => {
-      const stats = await withLake(dataDir(command), (lake) => lakeStats(lake, { topHashtags: opts.top }));
+      const stats = await withLake(dataDirOf(command), (lake) => lakeStats(lake, { topHashtags: opts.top }));
       console.log(opts.json ? JSON.stringify(stats, null, 2) : formatStats(stats));
     });
 
@@ -97,7 +68,7 @@ export function addLakeCommands(program: Command): void {
     .command('demo')
     .description('ingest the bundled sample into a fresh lake at <data-dir>/demo and print its summary')
     .action(async (_opts: unknown, command: Command) => {
-      const dir = join(dataDir(command), 'demo');
+      const dir = join(dataDirOf(command), 'demo');
       rmSync(dir, { recursive: true, force: true });
       console.log(`Ingesting the bundled sample ${samplePath}\ninto a fresh lake at ${dir}\n`);
       await withLake(dir, async (lake) => {

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { IoError, terminalProgress, ValidationError } from '../core/index.js';
 import { extractFeatures, type Draft } from '../features/index.js';
-import { Lake } from '../lake/index.js';
 import {
   evaluateViralScore,
   openViralScorer,
@@ -12,33 +11,9 @@ import {
   type SplitKind,
   type ViralScoreResult,
 } from '../viralscore/index.js';
+import { dataDirOf, dateOption, positiveInt, withLake } from './options.js';
 
-const dataDir = (command: Command) => String(command.optsWithGlobals<{ dataDir: string }>().dataDir);
-
-async function withLake<T>(dir: string, work: (lake: Lake) => Promise<T>): Promise<T> {
-  const lake = await Lake.open(dir);
-  try {
-    return await work(lake);
-  } finally {
-    lake.close();
-  }
-}
-
-function positiveInt(name: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0)
-      throw new ValidationError(`\`${name}\` must be a positive integer, got "${value}"`);
-    return n;
-  };
-}
-
-function parseDate(value: string): Date {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime()))
-    throw new ValidationError(`\`--at\` must be a date such as 2025-06-01T18:00:00Z, got "${value}"`);
-  return date;
-}
+const atOption = dateOption('--at', '2025-06-01T18:00:00Z');
 
 const fixed = (v: number, digits = 4) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 
@@ -109,7 +84,7 @@ function readDrafts(file: string): Draft[] {
     if (typeof d.creator === 'string') draft.creator = d.creator;
     if (Array.isArray(d.hashtags)) draft.hashtags = d.hashtags.map(String);
     if (typeof d.sound === 'string') draft.sound = d.sound;
-    if (typeof d.postedAt === 'string') draft.postedAt = parseDate(d.postedAt);
+    if (typeof d.postedAt === 'string') draft.postedAt = atOption(d.postedAt);
     if (typeof d.mediaPath === 'string') draft.mediaPath = d.mediaPath;
     return draft;
   });
@@ -139,7 +114,7 @@ export function addViralScoreCommands(program: Command): void {
         opts: { split: SplitKind; seed: number; epochs?: number; members?: number; json?: boolean },
         command: Command,
       ) => {
-        const dir = dataDir(command);
+        const dir = dataDirOf(command);
         const result = await withLake(dir, async (lake) => {
           await extractFeatures(lake, { progress: terminalProgress() });
           return trainViralScore(lake, dir, {
@@ -177,7 +152,7 @@ export function addViralScoreCommands(program: Command): void {
         opts: { split: SplitKind; seed: number; ablation: boolean; json?: boolean },
         command: Command,
       ) => {
-        const report = await withLake(dataDir(command), async (lake) => {
+        const report = await withLake(dataDirOf(command), async (lake) => {
           await extractFeatures(lake, { progress: terminalProgress() });
           return evaluateViralScore(lake, {
             split: opts.split,
@@ -194,7 +169,7 @@ export function addViralScoreCommands(program: Command): void {
     .description('list the saved versions')
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }, command: Command) => {
-      const entries = new ViralScoreRegistry(dataDir(command)).list();
+      const entries = new ViralScoreRegistry(dataDirOf(command)).list();
       if (opts.json) console.log(JSON.stringify(entries, null, 2));
       else if (entries.length === 0) console.log('no viralscore models yet: run tkllm viralscore train');
       else
@@ -210,7 +185,7 @@ export function addViralScoreCommands(program: Command): void {
     .description('make a saved version the one scoring uses')
     .argument('<version>', 'e.g. v2')
     .action((version: string, _opts: unknown, command: Command) => {
-      new ViralScoreRegistry(dataDir(command)).activate(version);
+      new ViralScoreRegistry(dataDirOf(command)).activate(version);
       console.log(`active viralscore model: ${version}`);
     });
 
@@ -221,7 +196,7 @@ export function addViralScoreCommands(program: Command): void {
     .option('--creator <name>', 'creator name as the lake knows it')
     .option('--hashtags <tags>', 'comma-separated hashtags')
     .option('--sound <sound>', 'sound id or title')
-    .option('--at <time>', 'posting time (default now)', parseDate)
+    .option('--at <time>', 'posting time (default now)', atOption)
     .option('--media <file>', 'a video or audio file')
     .option('--file <file>', 'score every draft of a file')
     .option('--version <v>', 'model version (default the active one)')
@@ -262,7 +237,7 @@ export function addViralScoreCommands(program: Command): void {
           if (opts.media !== undefined) draft.mediaPath = opts.media;
           drafts = [draft];
         }
-        const dir = dataDir(command);
+        const dir = dataDirOf(command);
         const results = await withLake(dir, async (lake) => {
           const scorer = await openViralScorer(lake, dir, {
             variant: opts.int8 === true ? 'int8' : 'float',
