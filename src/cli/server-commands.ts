@@ -22,6 +22,8 @@ export interface ServeOptions {
   rateLimit?: number;
   /** pino log level; `silent` logs nothing. */
   logLevel?: string;
+  /** Scoring threads (default 1: with the HTTP thread, two cores are busy under load). */
+  scoreThreads?: number;
 }
 
 /** A running `tkllm serve`: its addresses and how to stop it. */
@@ -47,11 +49,14 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let model: Awaited<ReturnType<typeof openDraftScorer>>;
   try {
     // The active ViralScore model, when one has been trained (`tkllm viralscore train`).
-    model = await openDraftScorer(lake, options.dataDir);
+    model = await openDraftScorer(lake, options.dataDir, { threads: options.scoreThreads ?? 1 });
     app = await createServer({
       lake,
       apiKeys,
-      ...(model ? { scorer: model.scorer } : {}),
+      dataDir: options.dataDir,
+      scoreThreads: options.scoreThreads ?? 1,
+      // The server owns the scorer from here: it closes it, or the model that replaced it.
+      ...(model ? { scorer: model } : {}),
       logger: options.logLevel === 'silent' ? false : { level: options.logLevel ?? 'info' },
       ...(options.rateLimit === undefined ? {} : { rateLimit: { max: options.rateLimit, windowMs: 60_000 } }),
     });
@@ -70,7 +75,6 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     const server = app;
     const url = `${address.replace('://[::1]', '://localhost').replace('://127.0.0.1', '://localhost')}/`;
     const grpcRunning = grpcScorer;
-    const loaded = model;
     let resolveClosed!: () => void;
     const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
     let closing: Promise<void> | undefined;
@@ -78,7 +82,6 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       (closing ??= (async () => {
         await grpcRunning?.close();
         await server.close();
-        loaded?.close();
         lake.close();
         resolveClosed();
       })());
@@ -124,6 +127,12 @@ export function addServerCommands(program: Command, hooks: ServerCommandHooks = 
     .option('--port <port>', 'HTTP port (0 picks a free one)', port('--port'), 8080)
     .option('--api-keys-file <file>', 'keys for writes, one "name:key" or "name:sha256:<hex>" per line')
     .option('--grpc-port <port>', 'also serve the gRPC ViralScorer on this port', port('--grpc-port'))
+    .option(
+      '--score-threads <n>',
+      'threads that score drafts off the HTTP thread',
+      positive('--score-threads'),
+      1,
+    )
     .option('--rate-limit <n>', 'requests per minute per API key or client', positive('--rate-limit'), 600)
     .option('--log-level <level>', 'JSON log level: trace, debug, info, warn, error, silent', 'info')
     .action(
@@ -135,6 +144,7 @@ export function addServerCommands(program: Command, hooks: ServerCommandHooks = 
           grpcPort?: number;
           rateLimit: number;
           logLevel: string;
+          scoreThreads: number;
         },
         command: Command,
       ) => {
@@ -145,6 +155,7 @@ export function addServerCommands(program: Command, hooks: ServerCommandHooks = 
           port: opts.port,
           rateLimit: opts.rateLimit,
           logLevel: opts.logLevel,
+          scoreThreads: opts.scoreThreads,
           ...(opts.apiKeysFile === undefined ? {} : { apiKeysFile: opts.apiKeysFile }),
           ...(opts.grpcPort === undefined ? {} : { grpcPort: opts.grpcPort }),
         });

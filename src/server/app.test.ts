@@ -121,13 +121,14 @@ describe('ops endpoints', () => {
       body: { ready: true, lake: 'ok', scorer: false, generator: false },
     });
     expect((await call(`${base}/v1/models`)).body).toEqual({
-      scorer: { loaded: false, version: null },
+      scorer: { loaded: false, version: null, versions: [] },
       generator: { loaded: false, version: null },
     });
     const withModels = await serve({ scorer: new CountingScorer(), generator: new WordGenerator() });
     expect((await call(`${withModels}/v1/models`)).body.scorer).toEqual({
       loaded: true,
       version: 'vs-test-1',
+      versions: [],
     });
   });
 

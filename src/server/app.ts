@@ -27,6 +27,8 @@ import type { ServerContext } from './context.js';
 import { LakeGate } from './lake-gate.js';
 import { createMetrics } from './metrics.js';
 import type { DraftScorer, ScriptGenerator } from './models.js';
+import { modelRoutes } from './routes/models.js';
+import type { OpenedDraftScorer } from './viralscore-scorer.js';
 import { packageRoot } from './paths.js';
 import { ScoreService } from './score-service.js';
 import { checkRoutes } from './routes/check.js';
@@ -57,8 +59,17 @@ export interface ServerOptions {
   lake: Lake;
   /** Keys accepted for writes; with none, every write is refused with 401. */
   apiKeys?: ApiKeyStore;
-  /** The ViralScore estimator; absent until one is trained, and the score endpoints then answer 503. */
-  scorer?: DraftScorer;
+  /**
+   * The ViralScore estimator; absent until one is trained, and the score endpoints then answer 503. Given as
+   * an opened scorer (`openDraftScorer`), the server runs as many batches at once as it has threads, and
+   * closes it (or whichever model replaced it) when the server closes.
+   */
+  scorer?: DraftScorer | OpenedDraftScorer;
+  /**
+   * The data directory of the estimator's registry: with it, `GET /v1/models` lists its versions and
+   * `POST /v1/models/active` switches the served one.
+   */
+  dataDir?: string;
   /** The script generator; absent until a language model is trained. */
   generator?: ScriptGenerator;
   /** Largest JSON body in bytes (413 above it). */
@@ -69,6 +80,8 @@ export interface ServerOptions {
   rateLimit?: { max: number; windowMs: number } | false;
   /** How concurrent score requests are grouped into batches for the scorer. */
   scoreBatch?: { maxBatchSize?: number; maxWaitMs?: number };
+  /** Scoring threads of a model opened by `POST /v1/models/active` (default: those of `scorer`, else 1). */
+  scoreThreads?: number;
   /** Policy packs drafts are checked against (default: src/safety's default packs). */
   policy?: Policy;
   /** Directory of the built studio (web/dist); `null` serves no studio. */
@@ -128,15 +141,32 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
   const studioDir = options.studioDir === undefined ? defaultStudioDir() : options.studioDir;
   const app = Fastify({ logger, bodyLimit: bodyLimitBytes }).withTypeProvider<TypeBoxTypeProvider>();
   const gate = new LakeGate(lake);
-  const scores = new ScoreService(scorer, {
-    ...scoreBatch,
-    onBatch: (size) => metrics.batchSize.observe({ queue: 'score' }, size),
-  });
+  const opened = scorer !== undefined && 'scorer' in scorer ? scorer : undefined;
+  const draftScorer = opened ? opened.scorer : (scorer as DraftScorer | undefined);
+  const scoreThreads = options.scoreThreads ?? opened?.concurrency ?? 1;
+  const scores = new ScoreService(
+    draftScorer,
+    {
+      ...scoreBatch,
+      maxConcurrent: scoreThreads,
+      onBatch: (queue, size) =>
+        metrics.batchSize.observe({ queue: queue === 'screen' ? 'screen' : 'score' }, size),
+      onStage: (stage, seconds, drafts) => {
+        metrics.stageDuration.observe({ stage }, seconds);
+        metrics.stageDrafts.inc({ stage }, drafts);
+      },
+    },
+    opened ? opened.close : undefined,
+  );
   const metrics = createMetrics({ score: () => scores.depth, lake: () => gate.depth });
-  if (scorer) metrics.modelInfo.set({ kind: 'scorer', version: scorer.version }, 1);
+  if (draftScorer) metrics.modelInfo.set({ kind: 'scorer', version: draftScorer.version }, 1);
   if (generator) metrics.modelInfo.set({ kind: 'generator', version: generator.version }, 1);
   const context: ServerContext = { gate, metrics, scores, generator, uploadLimitBytes };
   app.decorate('scoreService', scores);
+  app.addHook('onClose', (_instance, done) => {
+    scores.close();
+    done();
+  });
   for (const schema of sharedSchemas) app.addSchema(schema);
   // Query strings arrive as text and are coerced to the schema's types; JSON bodies are taken as sent, so
   // `{"text": 1}` is a 400 naming `text` rather than the draft "1".
@@ -233,6 +263,12 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
   await app.register(opsRoutes(context));
   await app.register(lakeRoutes(context));
   await app.register(scoreRoutes(context));
+  await app.register(
+    modelRoutes(
+      context,
+      options.dataDir === undefined ? undefined : { dataDir: options.dataDir, threads: scoreThreads },
+    ),
+  );
   await app.register(generateRoutes(context));
   await app.register(checkRoutes(options.policy));
 

@@ -25,4 +25,5 @@ export { ScoreService } from './score-service.js';
 export type { ScoreServiceOptions } from './score-service.js';
 export { loadViralScoreProto, startGrpcScorer, viralScoreProtoPath } from './grpc.js';
 export type { GrpcScorer, GrpcScorerOptions } from './grpc.js';
-export { draftScorerOf, openDraftScorer } from './viralscore-scorer.js';
+export { openDraftScorer } from './viralscore-scorer.js';
+export type { OpenDraftScorerOptions, OpenedDraftScorer, UseLake } from './viralscore-scorer.js';

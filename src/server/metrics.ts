@@ -8,6 +8,8 @@ export interface ServerMetrics {
   batchSize: Histogram<'queue'>;
   modelInfo: Gauge<'kind' | 'version'>;
   ingestedRows: Counter<'outcome'>;
+  stageDuration: Histogram<'stage'>;
+  stageDrafts: Counter<'stage'>;
 }
 
 /**
@@ -40,7 +42,7 @@ export function createMetrics(queues: Record<string, () => number> = {}): Server
       name: 'tkllm_batch_size',
       help: 'Items per dispatched batch, by queue',
       labelNames: ['queue'],
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers: [registry],
     }),
     modelInfo: new Gauge({
@@ -53,6 +55,19 @@ export function createMetrics(queues: Record<string, () => number> = {}): Server
       name: 'tkllm_ingested_rows_total',
       help: 'Rows ingested through the API, accepted or rejected',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    stageDuration: new Histogram({
+      name: 'tkllm_score_stage_duration_seconds',
+      help: 'Time of each stage of two-stage scoring: screen (int8 graph, every draft), full (the finalists)',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    stageDrafts: new Counter({
+      name: 'tkllm_score_stage_drafts_total',
+      help: 'Drafts scored by each stage of two-stage scoring',
+      labelNames: ['stage'],
       registers: [registry],
     }),
   };

@@ -33,6 +33,8 @@ export interface DraftScore {
 /** Per-call options of `DraftScorer.score`. */
 export interface ScoreOptions {
   explain?: boolean;
+  /** The estimator's graph: `float` (the full model) or `int8` (its quantised copy, the cheap first stage). */
+  variant?: 'float' | 'int8';
 }
 
 /** What the server needs of the ViralScore estimator (src/viralscore's scorer fits it structurally). */

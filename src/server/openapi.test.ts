@@ -47,8 +47,10 @@ describe('the OpenAPI document', () => {
       '/v1/lake/summary',
       '/v1/lake/trends',
       '/v1/models',
+      '/v1/models/active',
       '/v1/score',
       '/v1/score/batch',
+      '/v1/score/screen',
     ]);
     expect(doc.paths['/v1/score/batch']?.post?.requestBody).toBeDefined();
     expect(Object.keys(doc.paths['/v1/score']?.post?.responses ?? {})).toEqual(

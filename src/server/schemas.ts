@@ -184,7 +184,51 @@ export const GenerateResponse = Type.Object({
 });
 
 const ModelState = Type.Object({ loaded: Type.Boolean(), version: nullable(Type.String()) });
-export const ModelsResponse = Type.Object({ scorer: ModelState, generator: ModelState });
+const ScorerVersion = Type.Object({
+  version: Type.String(),
+  active: Type.Boolean({ description: "the registry's active version (the one a restarted server loads)" }),
+  createdAt: nullable(Type.String()),
+  metrics: Type.Record(Type.String(), Type.Unknown(), { description: 'evaluation figures saved with it' }),
+});
+export const ModelsResponse = Type.Object({
+  scorer: Type.Object({
+    loaded: Type.Boolean(),
+    version: nullable(Type.String()),
+    versions: Type.Array(ScorerVersion, {
+      description: "the registry's versions, oldest first (empty when the server has no data directory)",
+    }),
+  }),
+  generator: ModelState,
+});
+
+export const ActivateModelBody = Type.Object(
+  {
+    kind: Type.Literal('scorer', { description: 'which model; only the ViralScore estimator switches' }),
+    version: Type.String({ minLength: 1, maxLength: 100, pattern: '^v[0-9]+$' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ScreenBody = Type.Object(
+  {
+    drafts: Type.Array(DraftBody, { minItems: 1, maxItems: 1024 }),
+    keep: Type.Integer({
+      minimum: 1,
+      maximum: 256,
+      default: 16,
+      description: 'finalists the full model scores',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const ScreenResponse = Type.Object({
+  modelVersion: Type.String(),
+  screen: Type.Array(Type.Number(), { description: 'V of every draft by the int8 first stage, in order' }),
+  finalists: Type.Array(Type.Object({ index: Type.Integer(), score: DraftScoreBody }), {
+    description: 'the drafts the first stage ranked highest, scored by the full model, best first',
+  }),
+});
 
 /** Schemas registered with `addSchema`, so that `Type.Ref` finds them and OpenAPI lists them as components. */
 export const sharedSchemas = [ErrorBody];

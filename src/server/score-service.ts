@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ModelStateError, ValidationError } from '../core/index.js';
 import { Batcher } from './batcher.js';
 import {
@@ -8,61 +9,140 @@ import {
   type ScoreOptions,
 } from './models.js';
 
+/** The queues of a `ScoreService`: explained and plain full-model batches, and first-stage (int8) batches. */
+export type ScoreQueue = 'explained' | 'plain' | 'screen';
+
 /** How `ScoreService` batches drafts. */
 export interface ScoreServiceOptions {
   maxBatchSize?: number;
   maxWaitMs?: number;
+  /** Batches sent to the scorer at the same time (its scoring threads); default 1. */
+  maxConcurrent?: number;
   /** Told the size of each batch sent to the scorer. */
-  onBatch?: (size: number) => void;
+  onBatch?: (queue: ScoreQueue, size: number) => void;
+  /** Told how long each stage of a two-stage call took, and how many drafts it scored. */
+  onStage?: (stage: 'screen' | 'full', seconds: number, drafts: number) => void;
+}
+
+/** What `ScoreService.twoStage` returns. */
+export interface TwoStageResult {
+  /** V of every draft by the first stage (the int8 graph), in order. */
+  screen: number[];
+  /** The `keep` drafts the first stage ranked highest, scored by the full model, best first. */
+  finalists: { index: number; score: DraftScore }[];
+}
+
+interface Loaded {
+  scorer: DraftScorer;
+  batchers: Record<ScoreQueue, Batcher<Draft, DraftScore>>;
+  close: () => void;
 }
 
 /**
  * The one path to the ViralScore estimator for REST and gRPC alike: drafts of concurrent requests share the
- * scorer's batches. Without a scorer every call fails with the "no model trained yet" error.
+ * scorer's batches. Without a scorer every call fails with the "no model trained yet" error. `replace`
+ * switches models while serving: new calls go to the new one, the old one closes once its batches finish.
  */
 export class ScoreService {
-  // Explained and plain scores run as separate batches: a batch is one call to the scorer with one option.
-  private readonly batchers:
-    { explained: Batcher<Draft, DraftScore>; plain: Batcher<Draft, DraftScore> } | undefined;
+  private loaded: Loaded | undefined;
 
   constructor(
-    private readonly scorer: DraftScorer | undefined,
-    { maxBatchSize = 256, maxWaitMs = 2, onBatch }: ScoreServiceOptions = {},
+    scorer: DraftScorer | undefined,
+    private readonly options: ScoreServiceOptions = {},
+    close: () => void = () => {},
   ) {
-    const batcher = (explain: boolean) =>
+    if (scorer) this.loaded = this.load(scorer, close);
+  }
+
+  private load(scorer: DraftScorer, close: () => void): Loaded {
+    const { maxBatchSize = 256, maxWaitMs = 2, maxConcurrent = 1, onBatch } = this.options;
+    const batcher = (queue: ScoreQueue, options: ScoreOptions) =>
       new Batcher<Draft, DraftScore>({
-        run: (drafts) => scorer!.score(drafts, { explain }),
+        run: (drafts) => scorer.score(drafts, options),
         maxBatchSize,
         maxWaitMs,
-        ...(onBatch ? { onBatch } : {}),
+        maxConcurrent,
+        ...(onBatch ? { onBatch: (size: number) => onBatch(queue, size) } : {}),
       });
-    this.batchers = scorer && { explained: batcher(true), plain: batcher(false) };
+    return {
+      scorer,
+      close,
+      batchers: {
+        explained: batcher('explained', { explain: true }),
+        plain: batcher('plain', {}),
+        screen: batcher('screen', { variant: 'int8' }),
+      },
+    };
   }
 
   /** Whether a model is loaded. */
   get available(): boolean {
-    return this.scorer !== undefined;
+    return this.loaded !== undefined;
   }
 
   /** The loaded model's version; throws the "no model trained yet" error without one. */
   get version(): string {
-    return this.require().version;
+    return this.require().scorer.version;
   }
 
   /** Drafts waiting for or inside a scorer batch. */
   get depth(): number {
-    return (this.batchers?.explained.depth ?? 0) + (this.batchers?.plain.depth ?? 0);
+    const b = this.loaded?.batchers;
+    return b ? b.explained.depth + b.plain.depth + b.screen.depth : 0;
+  }
+
+  /** Serves `scorer` from now on; the previous one is closed once the batches it holds have finished. */
+  async replace(scorer: DraftScorer, close: () => void = () => {}): Promise<void> {
+    const old = this.loaded;
+    this.loaded = this.load(scorer, close);
+    if (!old) return;
+    const depth = () => old.batchers.explained.depth + old.batchers.plain.depth + old.batchers.screen.depth;
+    while (depth() > 0) await sleep(5);
+    old.close();
+  }
+
+  /** Closes the loaded model. */
+  close(): void {
+    this.loaded?.close();
+    this.loaded = undefined;
   }
 
   /** Scores drafts, in order; they may share a batch with other callers' drafts. */
-  async score(drafts: readonly Draft[], { explain = false }: ScoreOptions = {}): Promise<DraftScore[]> {
-    this.require();
+  async score(
+    drafts: readonly Draft[],
+    { explain = false, variant = 'float' }: ScoreOptions = {},
+  ): Promise<DraftScore[]> {
+    const { batchers } = this.require();
     if (drafts.length === 0) throw new ValidationError('`drafts` must hold at least one draft');
-    return this.batchers![explain ? 'explained' : 'plain'].submitMany(drafts);
+    const queue: ScoreQueue = variant === 'int8' ? 'screen' : explain ? 'explained' : 'plain';
+    return batchers[queue].submitMany(drafts);
   }
 
-  private require(): DraftScorer {
-    if (this.scorer === undefined) throw new ModelStateError(noScorerMessage);
-    return this.scorer;
+  /**
+   * Two stages: the int8 graph screens every draft, and the full model scores the `keep` it ranked highest.
+   * Featurising is the larger part of a draft's cost, so the saving is in the graph run alone.
+   */
+  async twoStage(drafts: readonly Draft[], keep: number): Promise<TwoStageResult> {
+    const started = performance.now();
+    const screened = await this.score(drafts, { variant: 'int8' });
+    const screenedAt = performance.now();
+    this.options.onStage?.('screen', (screenedAt - started) / 1000, drafts.length);
+    const order = screened
+      .map((s, index) => ({ index, v: s.viralScore }))
+      .sort((a, b) => b.v - a.v)
+      .slice(0, Math.max(1, keep));
+    const full = await this.score(order.map((o) => drafts[o.index]));
+    this.options.onStage?.('full', (performance.now() - screenedAt) / 1000, order.length);
+    return {
+      screen: screened.map((s) => s.viralScore),
+      finalists: order
+        .map((o, i) => ({ index: o.index, score: full[i] }))
+        .sort((a, b) => b.score.viralScore - a.score.viralScore),
+    };
+  }
+
+  private require(): Loaded {
+    if (this.loaded === undefined) throw new ModelStateError(noScorerMessage);
+    return this.loaded;
   }
 }

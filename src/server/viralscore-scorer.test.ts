@@ -6,6 +6,7 @@ import { tempLake } from '../../test/temp-lake.js';
 import { ingestFile } from '../lake/index.js';
 import { extractFeatures } from '../features/index.js';
 import { trainViralScore } from '../viralscore/index.js';
+import { apiKeyStore } from './api-keys.js';
 import { createServer, type TkllmServer } from './app.js';
 import type { DraftScore } from './models.js';
 import { openDraftScorer } from './viralscore-scorer.js';
@@ -15,6 +16,7 @@ import { openDraftScorer } from './viralscore-scorer.js';
 let fixture: Awaited<ReturnType<typeof tempLake>>;
 let opened: Awaited<ReturnType<typeof openDraftScorer>>;
 let app: TkllmServer;
+const key = 'switch-key-0123456789';
 
 beforeAll(async () => {
   fixture = await tempLake();
@@ -30,18 +32,23 @@ beforeAll(async () => {
     observedAt: new Date('2025-07-01T00:00:00Z'),
   });
   await extractFeatures(fixture.lake);
-  await trainViralScore(fixture.lake, join(fixture.dir, 'data'), { epochs: 2, members: 2 });
-  opened = await openDraftScorer(fixture.lake, join(fixture.dir, 'data'));
+  const dataDir = join(fixture.dir, 'data');
+  await trainViralScore(fixture.lake, dataDir, { epochs: 2, members: 2 });
+  // A second version, left inactive, for switching.
+  await trainViralScore(fixture.lake, dataDir, { epochs: 1, members: 1, activate: false });
+  opened = await openDraftScorer(fixture.lake, dataDir, { threads: 2 });
   app = await createServer({
     lake: fixture.lake,
     studioDir: null,
-    ...(opened ? { scorer: opened.scorer } : {}),
+    dataDir,
+    apiKeys: apiKeyStore([`ci:${key}`]),
+    ...(opened ? { scorer: opened } : {}),
   });
 }, 120_000);
 
 afterAll(async () => {
+  // The server closes the scorer it was given (or the one that replaced it).
   await app?.close();
-  opened?.close();
   fixture?.cleanup();
 });
 
@@ -100,5 +107,107 @@ describe('the ViralScore estimator behind the API', () => {
       const one = await app.inject({ method: 'POST', url: '/v1/score', payload: draft });
       expect(one.json<{ score: DraftScore }>().score.viralScore).toBeCloseTo(scores[i], 6);
     }
+  });
+
+  it('screens drafts with the int8 graph and scores the finalists with the full model, measuring both', async () => {
+    const drafts = Array.from({ length: 12 }, (_, i) => ({
+      text: i % 3 === 0 ? `Would you try this #${i}?` : `my day ${i} #food`,
+    }));
+    const res = await app.inject({ method: 'POST', url: '/v1/score/screen', payload: { drafts, keep: 4 } });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ screen: number[]; finalists: { index: number; score: DraftScore }[] }>();
+    expect(body.screen).toHaveLength(12);
+    expect(body.finalists).toHaveLength(4);
+    // The finalists are the four the first stage ranked highest, reordered by the full model.
+    const topByScreen = body.screen
+      .map((v, i) => ({ v, i }))
+      .sort((a, b) => b.v - a.v)
+      .slice(0, 4)
+      .map((x) => x.i)
+      .sort((a, b) => a - b);
+    expect(body.finalists.map((f) => f.index).sort((a, b) => a - b)).toEqual(topByScreen);
+    const full = body.finalists.map((f) => f.score.viralScore);
+    expect(full).toEqual([...full].sort((a, b) => b - a));
+    // int8 is an approximation of the float graph: close, not equal.
+    const plain = await app.inject({ method: 'POST', url: '/v1/score/batch', payload: { drafts } });
+    const floatV = plain.json<{ scores: DraftScore[] }>().scores.map((s) => s.viralScore);
+    for (const f of body.finalists) expect(f.score.viralScore).toBeCloseTo(floatV[f.index], 6);
+    for (const [i, v] of body.screen.entries()) expect(Math.abs(v - floatV[i])).toBeLessThan(0.05);
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/tkllm_score_stage_duration_seconds_count\{stage="screen"\} 1/);
+    expect(metrics).toMatch(/tkllm_score_stage_drafts_total\{stage="full"\} 4/);
+    expect(metrics).toMatch(/tkllm_batch_size_count\{queue="screen"\} [1-9]/);
+  });
+
+  it('refuses a screen request with no drafts or too many finalists, naming the field', async () => {
+    const none = await app.inject({ method: 'POST', url: '/v1/score/screen', payload: { drafts: [] } });
+    expect(none.statusCode).toBe(400);
+    expect(none.json<{ error: { field: string } }>().error.field).toBe('drafts');
+    const keep = await app.inject({
+      method: 'POST',
+      url: '/v1/score/screen',
+      payload: { drafts: [{ text: 'a' }], keep: 0 },
+    });
+    expect(keep.json<{ error: { field: string } }>().error.field).toBe('keep');
+  });
+
+  it("lists the registry's versions and switches the served one with a key", async () => {
+    const models = await app.inject({ url: '/v1/models' });
+    expect(models.json()).toMatchObject({
+      scorer: {
+        loaded: true,
+        version: 'v1',
+        versions: [
+          { version: 'v1', active: true },
+          { version: 'v2', active: false },
+        ],
+      },
+    });
+    const payload = { kind: 'scorer', version: 'v2' };
+    const url = '/v1/models/active';
+    expect((await app.inject({ method: 'POST', url, payload })).statusCode).toBe(401);
+    const headers = { authorization: `Bearer ${key}` };
+    const bad = await app.inject({ method: 'POST', url, headers, payload: { kind: 'scorer' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ error: { field: string } }>().error.field).toBe('version');
+    const unknown = await app.inject({
+      method: 'POST',
+      url,
+      headers,
+      payload: { kind: 'scorer', version: 'v9' },
+    });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json<{ error: { code: string } }>().error.code).toBe('NOT_FOUND');
+
+    const before = await app.inject({
+      method: 'POST',
+      url: '/v1/score',
+      payload: { text: 'Would you try this?' },
+    });
+    const switched = await app.inject({ method: 'POST', url, headers, payload });
+    expect(switched.statusCode).toBe(200);
+    expect(switched.json()).toMatchObject({
+      scorer: {
+        version: 'v2',
+        versions: [
+          { version: 'v1', active: false },
+          { version: 'v2', active: true },
+        ],
+      },
+    });
+    const after = await app.inject({
+      method: 'POST',
+      url: '/v1/score',
+      payload: { text: 'Would you try this?' },
+    });
+    expect(after.json<{ modelVersion: string }>().modelVersion).toBe('v2');
+    // Another model, another score for the same draft.
+    expect(after.json<{ score: DraftScore }>().score.viralScore).not.toBeCloseTo(
+      before.json<{ score: DraftScore }>().score.viralScore,
+      6,
+    );
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    expect(metrics).toContain('tkllm_model_info{kind="scorer",version="v2"} 1');
+    expect(metrics).not.toContain('version="v1"');
   });
 });

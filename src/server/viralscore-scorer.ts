@@ -1,8 +1,9 @@
-import { NotFoundError } from '../core/index.js';
-import { openFeatureContext } from '../features/index.js';
+import { Worker } from 'node:worker_threads';
+import { NotFoundError, TkllmError, type ErrorCode } from '../core/index.js';
 import type { Lake } from '../lake/index.js';
-import { openViralScorer, type ViralScorer, type ViralScoreResult } from '../viralscore/index.js';
+import type { ViralScorer, ViralScoreResult } from '../viralscore/index.js';
 import type { Draft, DraftScore, DraftScorer, ScoreOptions } from './models.js';
+import type { FromScoreWorker, ScoreWorkerData, ToScoreWorker, WorkerError } from './worker-protocol.js';
 
 /** The estimator's subscore letters (DESIGN.md: E, H, R, S, T) under the API's names. */
 const subscoreKeys = { E: 'emotion', H: 'hook', R: 'replicability', S: 'share', T: 'trend' } as const;
@@ -14,7 +15,8 @@ function guidanceOf(result: ViralScoreResult): string[] {
     .map((f) => `${f.group}: ${f.feature} (${Number(f.value.toPrecision(3))}) lowers the score`);
 }
 
-function toDraftScore(result: ViralScoreResult): DraftScore {
+/** src/viralscore's result under the API's names. */
+export function toDraftScore(result: ViralScoreResult): DraftScore {
   const subscores = { emotion: 0, hook: 0, replicability: 0, share: 0, trend: 0 };
   const contributions = { ...subscores };
   for (const [letter, key] of Object.entries(subscoreKeys)) {
@@ -35,54 +37,167 @@ function toDraftScore(result: ViralScoreResult): DraftScore {
   };
 }
 
-/**
- * Serves src/viralscore's estimator behind the API's `DraftScorer`: `explained` lists the features that moved
- * V (a gradient pass), `plain` skips them; both share one feature context.
- */
-export function draftScorerOf(scorers: { explained: ViralScorer; plain: ViralScorer }): DraftScorer {
+type ViralDraft = Parameters<ViralScorer['score']>[0][number];
+
+/** The API's draft as src/viralscore takes it. */
+export function toViralDraft(d: Draft): ViralDraft {
   return {
-    version: scorers.plain.version,
-    async score(drafts: readonly Draft[], options: ScoreOptions = {}) {
-      const scorer = options.explain ? scorers.explained : scorers.plain;
-      const results = await scorer.score(
-        drafts.map((d) => ({
-          text: d.text,
-          ...(d.hashtags === undefined ? {} : { hashtags: d.hashtags }),
-          ...(d.creator === undefined ? {} : { creator: d.creator }),
-          ...(d.postedAt === undefined ? {} : { postedAt: new Date(d.postedAt) }),
-        })),
-      );
-      return results.map(toDraftScore);
-    },
+    text: d.text,
+    ...(d.hashtags === undefined ? {} : { hashtags: d.hashtags }),
+    ...(d.creator === undefined ? {} : { creator: d.creator }),
+    ...(d.postedAt === undefined ? {} : { postedAt: new Date(d.postedAt) }),
   };
 }
 
+/** Runs work on the lake; the server passes its gate so that a scorer opened while serving waits its turn. */
+export type UseLake = <T>(work: (lake: Lake) => Promise<T>) => Promise<T>;
+
+/** Options of `openDraftScorer`. */
+export interface OpenDraftScorerOptions {
+  /** Registry version to open (default: the active one). */
+  version?: string;
+  /** Scoring threads, each with its own copy of the model and feature context (default 1). */
+  threads?: number;
+}
+
+/** An opened estimator: the scorer, how many batches it runs at once, and how to stop its threads. */
+export interface OpenedDraftScorer {
+  scorer: DraftScorer;
+  /** Batches the scorer can run at the same time (its threads). */
+  concurrency: number;
+  close: () => void;
+}
+
+// Under tsx or vitest this file is TypeScript and so is the worker; Node itself cannot load it, so the
+// thread first registers tsx's loader (the same one the parent runs under).
+function workerFor(data: ScoreWorkerData): Worker {
+  const url = new URL(`./score-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: data });
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(code, { eval: true, workerData: data });
+}
+
+const errorOf = (e: WorkerError) => {
+  const error = new TkllmError(e.code as ErrorCode, e.message);
+  error.name = e.name;
+  return error;
+};
+
+/** One scoring thread: a request id per batch, answered in whatever order the thread finishes. */
+class ScoreThread {
+  private readonly pending = new Map<
+    number,
+    { resolve: (s: DraftScore[]) => void; reject: (e: Error) => void }
+  >();
+  private nextId = 0;
+  private failure: Error | undefined;
+  busy = 0;
+  readonly ready: Promise<string>;
+
+  constructor(
+    private readonly worker: Worker,
+    useLake: UseLake,
+  ) {
+    this.ready = new Promise((resolve, reject) => {
+      worker.on('message', (message: FromScoreWorker) => {
+        if (message.type === 'ready') resolve(message.version);
+        else if (message.type === 'lake') void this.answerLake(message, useLake);
+        else if (message.id === -1 && message.type === 'failed') reject(errorOf(message.error));
+        else {
+          const waiting = this.pending.get(message.id);
+          this.pending.delete(message.id);
+          if (message.type === 'scores') waiting?.resolve(message.scores);
+          else waiting?.reject(errorOf(message.error));
+        }
+      });
+      worker.on('error', (error) => {
+        this.fail(error);
+        reject(error);
+      });
+      worker.on('exit', (code) => {
+        const error = new TkllmError('INTERNAL', `the scoring thread exited (${code})`);
+        this.fail(error);
+        reject(error);
+      });
+    });
+  }
+
+  private async answerLake(message: Extract<FromScoreWorker, { type: 'lake' }>, useLake: UseLake) {
+    let reply: ToScoreWorker;
+    try {
+      const value = await useLake<unknown>((lake) =>
+        message.method === 'all'
+          ? lake.all(String(message.args[0]))
+          : lake.ensureSchema(
+              String(message.args[0]),
+              message.args[1] as Parameters<Lake['ensureSchema']>[1],
+            ),
+      );
+      reply = { type: 'lake', id: message.id, value };
+    } catch (error) {
+      reply = { type: 'lake', id: message.id, error: (error as Error).message };
+    }
+    this.worker.postMessage(reply);
+  }
+
+  private fail(error: Error) {
+    this.failure ??= error;
+    for (const waiting of this.pending.values()) waiting.reject(error);
+    this.pending.clear();
+  }
+
+  score(drafts: Draft[], explain: boolean, variant: 'float' | 'int8'): Promise<DraftScore[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    this.busy++;
+    return new Promise<DraftScore[]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'score', id, drafts, explain, variant } satisfies ToScoreWorker);
+    }).finally(() => this.busy--);
+  }
+
+  close() {
+    this.worker.removeAllListeners('exit');
+    void this.worker.terminate();
+  }
+}
+
 /**
- * Opens the active ViralScore model under `dataDir` for the server, or returns undefined when none has been
- * trained yet (the score endpoints then say so). Any other failure (a damaged model) is thrown.
+ * Opens the active ViralScore model under `dataDir` in scoring threads, or returns undefined when none has
+ * been trained yet (the score endpoints then say so). Any other failure (a damaged model) is thrown. Each
+ * batch goes to the least busy thread; `explain` adds the features that moved V (a gradient pass), and
+ * `variant: 'int8'` runs the quantised graph, the cheap first stage. The threads read the lake (its history,
+ * once) directly, or through `lake` when it is a function: a running server passes its lake gate.
  */
 export async function openDraftScorer(
-  lake: Lake,
+  lake: Lake | UseLake,
   dataDir: string,
-): Promise<{ scorer: DraftScorer; close: () => void } | undefined> {
-  let explained: ViralScorer;
+  options: OpenDraftScorerOptions = {},
+): Promise<OpenedDraftScorer | undefined> {
+  const useLake: UseLake = typeof lake === 'function' ? lake : (work) => work(lake);
+  const data: ScoreWorkerData = {
+    dataDir,
+    ...(options.version === undefined ? {} : { version: options.version }),
+  };
+  const threads = Array.from(
+    { length: Math.max(1, options.threads ?? 1) },
+    () => new ScoreThread(workerFor(data), useLake),
+  );
+  let version: string;
   try {
-    explained = await openViralScorer(lake, dataDir, { topFeatures: 5 });
+    [version] = await Promise.all(threads.map((t) => t.ready));
   } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
+    for (const t of threads) t.close();
+    if (error instanceof TkllmError && error.name === NotFoundError.name) return undefined;
     throw error;
   }
-  const context = await openFeatureContext(lake);
-  const plain = await openViralScorer(lake, dataDir, {
-    version: explained.version,
-    topFeatures: 0,
-    featurise: (drafts) => context.featurise(drafts),
-  });
-  return {
-    scorer: draftScorerOf({ explained, plain }),
-    close: () => {
-      explained.close();
-      plain.close();
+  const scorer: DraftScorer = {
+    version: version!,
+    score(drafts: readonly Draft[], { explain = false, variant = 'float' }: ScoreOptions = {}) {
+      const thread = threads.reduce((a, b) => (b.busy < a.busy ? b : a));
+      return thread.score([...drafts], explain, variant);
     },
   };
+  return { scorer, concurrency: threads.length, close: () => threads.forEach((t) => t.close()) };
 }

@@ -1,8 +1,8 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { ServerContext } from '../context.js';
-import { Health, ModelsResponse, Readiness } from '../schemas.js';
+import { Health, Readiness } from '../schemas.js';
 
-/** Health, readiness, metrics, the OpenAPI document and the loaded models. */
+/** Health, readiness, metrics and the OpenAPI document. */
 export function opsRoutes(context: ServerContext): FastifyPluginCallbackTypebox {
   const { gate, metrics, scores, generator } = context;
   return (app, _options, done) => {
@@ -50,20 +50,6 @@ export function opsRoutes(context: ServerContext): FastifyPluginCallbackTypebox 
 
     app.get('/openapi.json', { config: unlimited, schema: { hide: true } }, () => app.swagger());
 
-    app.get(
-      '/v1/models',
-      {
-        schema: {
-          tags: ['models'],
-          summary: 'The models this server has loaded',
-          response: { 200: ModelsResponse },
-        },
-      },
-      () => ({
-        scorer: { loaded: scores.available, version: scores.available ? scores.version : null },
-        generator: { loaded: generator !== undefined, version: generator?.version ?? null },
-      }),
-    );
     done();
   };
 }

@@ -2,7 +2,14 @@ import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebo
 import { Type } from 'typebox';
 import type { ServerContext } from '../context.js';
 import { noScorerMessage } from '../models.js';
-import { DraftBody, ScoreBatchBody, ScoreBatchResponse, ScoreResponse } from '../schemas.js';
+import {
+  DraftBody,
+  ScoreBatchBody,
+  ScoreBatchResponse,
+  ScoreResponse,
+  ScreenBody,
+  ScreenResponse,
+} from '../schemas.js';
 
 const explainQuery = (byDefault: boolean) =>
   Type.Object({
@@ -52,6 +59,26 @@ export function scoreRoutes(context: ServerContext): FastifyPluginCallbackTypebo
       },
       async (request) => ({
         scores: await scores.score(request.body.drafts, { explain: request.query.explain }),
+        modelVersion: scores.version,
+      }),
+    );
+
+    app.post(
+      '/v1/score/screen',
+      {
+        schema: {
+          tags: ['score'],
+          summary:
+            'Two stages: the int8 graph screens up to 1024 drafts, the full model scores the best `keep`',
+          description:
+            'Both stages are measured (tkllm_score_stage_duration_seconds{stage}). ' +
+            `503 with code MODEL_STATE until a model is trained (${noScorerMessage}).`,
+          body: ScreenBody,
+          response: { 200: ScreenResponse, ...errors(400, 413, 429, 503) },
+        },
+      },
+      async (request) => ({
+        ...(await scores.twoStage(request.body.drafts, request.body.keep)),
         modelVersion: scores.version,
       }),
     );

@@ -1,0 +1,24 @@
+// Messages between the server and its scoring threads (score-worker.ts); structured-cloned, so plain data.
+import type { Draft, DraftScore } from './models.js';
+
+export interface ScoreWorkerData {
+  dataDir: string;
+  /** The registry version to open; the active one when absent. */
+  version?: string;
+}
+
+export interface WorkerError {
+  name: string;
+  code: string;
+  message: string;
+}
+
+export type ToScoreWorker =
+  | { type: 'score'; id: number; drafts: Draft[]; explain: boolean; variant: 'float' | 'int8' }
+  | { type: 'lake'; id: number; value?: unknown; error?: string };
+
+export type FromScoreWorker =
+  | { type: 'ready'; version: string }
+  | { type: 'scores'; id: number; scores: DraftScore[] }
+  | { type: 'failed'; id: number; error: WorkerError }
+  | { type: 'lake'; id: number; method: 'all' | 'ensureSchema'; args: unknown[] };
