@@ -98,8 +98,18 @@ describe('online estimator updates', () => {
     const probe = rows(200, 300);
     const { model, schema } = registry.load('v1');
     const v1Scores = predict(model, packFeatures(schema, probe.matrix));
-    updateEstimator(registry, { fresh: rows(0, 200, shifted), replay, heldOut: rows(200, 300, shifted) });
-    updateEstimator(registry, { fresh: rows(0, 100, shifted), replay, heldOut: rows(200, 300, shifted) });
+    // Margins wide open: both updates serve, whatever the guard would say.
+    const open = { mseMargin: 10, spearmanMargin: 2 };
+    updateEstimator(
+      registry,
+      { fresh: rows(0, 200, shifted), replay, heldOut: rows(200, 300, shifted) },
+      open,
+    );
+    updateEstimator(
+      registry,
+      { fresh: rows(0, 100, shifted), replay, heldOut: rows(200, 300, shifted) },
+      open,
+    );
     expect(registry.versions()).toEqual(['v1', 'v2', 'v3']);
     expect(rollbackEstimator(registry)).toEqual({ from: 'v3', to: 'v2' });
     expect(rollbackEstimator(registry)).toEqual({ from: 'v2', to: 'v1' });

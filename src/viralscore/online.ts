@@ -310,10 +310,15 @@ export interface OnlineLakeOptions extends OnlineUpdateOptions {
   minHeldOut?: number;
 }
 
-// FNV-1a of the key: a post is held out or not on every call, whatever batch it arrives in.
+// FNV-1a of the key, finalised: a post is held out or not on every call, whatever batch it arrives in.
 function heldOutPoint(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  // MurmurHash3's finaliser: keys that differ only in their last characters (tiktok:240, tiktok:241)
+  // otherwise land close together in FNV's high bits.
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h ^= h >>> 16;
   return (h >>> 0) / 2 ** 32;
 }
 
