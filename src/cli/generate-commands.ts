@@ -79,6 +79,8 @@ function formatGeneration(r: GenerationResult): string {
   const out = [
     `${r.candidates.length} of ${r.sampled} candidates returned (${r.blocked} blocked by policy, ${r.withoutKeyword} without a keyword, ${r.empty} empty); score = logP_norm + ${r.settings.eta}·V; ${r.settings.seconds} s ≈ ${r.settings.words} words at ${r.settings.wordsPerSecond} words/s`,
   ];
+  if (r.candidates.length === 0 && r.withoutKeyword > 0)
+    out.push('no candidate held a keyword: raise --keyword-bias, sample more (-n), or loosen --keywords');
   r.candidates.forEach((c, i) => {
     const subs = Object.entries(c.subscores)
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
@@ -140,7 +142,7 @@ export function addGenerateCommands(program: Command): void {
       1,
     )
     .option('--keywords <list>', 'comma-separated topic words; returned scripts hold one', list, [])
-    .option('--keyword-bias <b>', 'logit bonus of keyword tokens', nonNegative('--keyword-bias'), 2)
+    .option('--keyword-bias <b>', 'logit bonus of keyword tokens', nonNegative('--keyword-bias'), 4)
     .option('--ban <term>', 'banned word or phrase, masked while decoding (repeatable)', repeat, [])
     .option('--pack <file>', 'policy pack file instead of the shipped ones (repeatable)', repeat, [])
     .option('--region <code>', 'region whose policy rules apply')

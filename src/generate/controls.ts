@@ -46,9 +46,10 @@ export function hasKeyword(text: string, keywords: readonly string[]): boolean {
 }
 
 /**
- * A logits processor that adds `bias` to the first token of each keyword (with and without a leading
- * space) until the candidate's text holds a keyword; the tokens after the first follow from the model, which
- * has seen the keyword's spelling. The bias is soft, so fluency decides where the keyword fits.
+ * A logits processor that steers toward keywords until the candidate's text holds one: `bias` is added to
+ * the first token of each keyword (with and without a leading space, as written and in lower case), and
+ * once the text ends with the start of a keyword's tokens, twice `bias` to its next token, so a begun
+ * keyword tends to be finished. The bias is soft, so fluency decides where the keyword fits.
  */
 export function keywordProcessor(
   tokenizer: Tokenizer,
@@ -56,25 +57,41 @@ export function keywordProcessor(
   bias: number,
 ): LogitsProcessor {
   if (!(bias >= 0)) throw new ValidationError(`\`keywordBias\` must be >= 0, got ${bias}`);
-  const firsts = new Set<number>();
+  const sequences: number[][] = [];
   for (const k of keywords) {
     const trimmed = k.trim();
     if (trimmed.length === 0) throw new ValidationError('a keyword must not be empty');
-    for (const form of [trimmed, ` ${trimmed}`, ` ${trimmed.toLowerCase()}`, trimmed.toLowerCase()]) {
+    for (const form of new Set([
+      trimmed,
+      ` ${trimmed}`,
+      ` ${trimmed.toLowerCase()}`,
+      trimmed.toLowerCase(),
+    ])) {
       const ids = tokenizer.encode(form);
-      if (ids.length > 0) firsts.add(ids[0]);
+      if (ids.length > 0) sequences.push(ids);
     }
   }
-  const satisfied = new Map<number, number>();
+  const firsts = new Set(sequences.map((s) => s[0]));
+  const satisfied = new Set<number>();
   return (logits, context) => {
-    // Re-reading the whole text each step would cost O(length²); a candidate that has its keyword keeps it.
     if (context.step === 0) satisfied.delete(context.candidate);
     if (satisfied.has(context.candidate)) return;
-    if (context.generated.length > 0 && hasKeyword(tokenizer.decode(context.generated), keywords)) {
-      satisfied.set(context.candidate, context.step);
+    const g = context.generated;
+    // Re-reading the whole text each step would cost O(length²); a candidate that has its keyword keeps it.
+    if (g.length > 0 && hasKeyword(tokenizer.decode(g), keywords)) {
+      satisfied.add(context.candidate);
       return;
     }
     for (const id of firsts) logits[id] += bias;
+    for (const seq of sequences)
+      for (let m = Math.min(seq.length - 1, g.length); m >= 1; m--) {
+        let match = true;
+        for (let j = 0; j < m && match; j++) match = g[g.length - m + j] === seq[j];
+        if (match) {
+          logits[seq[m]] += 2 * bias;
+          break;
+        }
+      }
   };
 }
 

@@ -58,7 +58,7 @@ export interface GenerateOptions {
   styleStrength?: number;
   /** Topic words or phrases: biased toward while decoding; candidates without any are not returned. */
   keywords?: readonly string[];
-  /** Logit bonus of a keyword's first token until the candidate holds a keyword (default 2). */
+  /** Logit bonus of a keyword's first token until the candidate holds a keyword (default 4). */
   keywordBias?: number;
   /** Words and phrases banned for this request on top of the policy packs (masked and blocked). */
   bannedWords?: readonly string[];
@@ -256,7 +256,7 @@ export class Generator {
       );
     const maxNewTokens = Math.min(room, Math.ceil(words * 2));
     const processors: LogitsProcessor[] = [];
-    if (keywords.length > 0) processors.push(keywordProcessor(tokenizer, keywords, options.keywordBias ?? 2));
+    if (keywords.length > 0) processors.push(keywordProcessor(tokenizer, keywords, options.keywordBias ?? 4));
     const rad =
       radEta > 0 ? this.parts.reward!.processor({ eta: radEta, topK: options.radTopK ?? 8 }) : undefined;
     if (rad !== undefined) processors.push(rad.processor);
