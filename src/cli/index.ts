@@ -1,12 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../core/index.js';
 import { addLakeCommands } from './lake-commands.js';
+import { addDemoCommand } from './demo-command.js';
 import { addExperimentCommands } from './experiments-commands.js';
 import { addFeatureCommands } from './features-commands.js';
 import { addServerCommands } from './server-commands.js';
 import { addLmCommands } from './lm-commands.js';
 import { addViralScoreCommands } from './viralscore-commands.js';
 import { addPolicyCommands } from './policy-commands.js';
+import { addGenerateCommands } from './generate-commands.js';
 
 /** Builds the `tkllm` command tree; each subcommand parses, calls the library, and prints. */
 export function buildProgram(): Command {
@@ -16,12 +18,14 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   addLakeCommands(program);
+  addDemoCommand(program);
   addExperimentCommands(program);
   addFeatureCommands(program);
   addServerCommands(program);
   addLmCommands(program);
   addViralScoreCommands(program);
   addPolicyCommands(program);
+  addGenerateCommands(program);
   return program;
 }
 

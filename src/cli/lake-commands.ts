@@ -1,5 +1,3 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { terminalProgress } from '../core/index.js';
@@ -17,7 +15,7 @@ import { dataDirOf, dateOption, positiveInt, withLake } from './options.js';
 /** The bundled CC0 sample: a subset of the Kaggle "Trending YouTube Video Statistics" (datasnaek), 2017. */
 export const samplePath = fileURLToPath(new URL('../../data/youtube-trending-sample.csv', import.meta.url));
 
-/** Adds `ingest`, `stats` and `demo` to the program. */
+/** Adds `ingest` and `stats` to the program. */
 export function addLakeCommands(program: Command): void {
   program
     .command('ingest')
@@ -62,19 +60,5 @@ export function addLakeCommands(program: Command): void {
     .action(async (opts: { json?: boolean; top: number }, command: Command) => {
       const stats = await withLake(dataDirOf(command), (lake) => lakeStats(lake, { topHashtags: opts.top }));
       console.log(opts.json ? JSON.stringify(stats, null, 2) : formatStats(stats));
-    });
-
-  program
-    .command('demo')
-    .description('ingest the bundled sample into a fresh lake at <data-dir>/demo and print its summary')
-    .action(async (_opts: unknown, command: Command) => {
-      const dir = join(dataDirOf(command), 'demo');
-      rmSync(dir, { recursive: true, force: true });
-      console.log(`Ingesting the bundled sample ${samplePath}\ninto a fresh lake at ${dir}\n`);
-      await withLake(dir, async (lake) => {
-        const results = await ingestFiles(lake, [samplePath], { year: 2017, progress: terminalProgress() });
-        console.log(formatIngest(results));
-        console.log(formatStats(await lakeStats(lake)));
-      });
     });
 }
