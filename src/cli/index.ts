@@ -9,6 +9,7 @@ import { addLmCommands } from './lm-commands.js';
 import { addViralScoreCommands } from './viralscore-commands.js';
 import { addPolicyCommands } from './policy-commands.js';
 import { addGenerateCommands } from './generate-commands.js';
+import { addFeedbackCommands } from './feedback-commands.js';
 
 /** Builds the `tkllm` command tree; each subcommand parses, calls the library, and prints. */
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   addViralScoreCommands(program);
   addPolicyCommands(program);
   addGenerateCommands(program);
+  addFeedbackCommands(program);
   return program;
 }
 
