@@ -33,15 +33,24 @@ async function serveChild(dir: string, train: boolean): Promise<void> {
     // A small estimator: the benchmark measures serving, not the model's quality.
     await trainViralScore(lake, dir, { epochs: 3, members: 2 });
   }
-  const model = await openDraftScorer(lake, dir);
+  const threads = Number(process.env.TKLLM_SERVE_BENCH_THREADS ?? '1');
+  const model = await openDraftScorer(lake, dir, { threads });
   const app = await createServer({
     lake,
     rateLimit: false,
     studioDir: null,
-    ...(model ? { scorer: model.scorer } : {}),
+    dataDir: dir,
+    ...(model ? { scorer: model } : {}),
   });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.send?.({ address });
+  // The parent asks for this process's CPU time (every thread's) around each run.
+  process.on('message', (message) => {
+    if (message === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send?.({ cpuMs: (user + system) / 1000 });
+    }
+  });
   process.once('disconnect', () => {
     void app.close().then(() => lake.close());
   });
@@ -56,12 +65,18 @@ interface Drive {
   p99Ms: number;
   errors: number;
   requests: number;
+  /** The server process's CPU time (all threads) per request, in ms: comparable on a loaded machine. */
+  serverCpuMsPerRequest: number;
 }
+
+let serverCpu: () => Promise<number> = () => Promise.resolve(0);
 
 async function drive(options: autocannon.Options): Promise<Drive> {
   // One uncounted second first: JIT, the ONNX session's first runs and DuckDB's caches warm up.
   await autocannon({ ...options, duration: 1 });
+  const cpuBefore = await serverCpu();
   const result = await autocannon(options);
+  const cpuMs = (await serverCpu()) - cpuBefore;
   return {
     requestsPerSecond: Math.round(result.requests.average),
     p50Ms: result.latency.p50,
@@ -69,6 +84,7 @@ async function drive(options: autocannon.Options): Promise<Drive> {
     // Connection errors, timeouts and every answer that is not 2xx.
     errors: result.errors + result.timeouts + result.non2xx,
     requests: result.requests.total,
+    serverCpuMsPerRequest: Number((cpuMs / Math.max(1, result.requests.total)).toFixed(3)),
   };
 }
 
@@ -81,12 +97,18 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const duration = arg('--duration', 5);
   const connections = arg('--connections', 100);
   const train = !options.args.includes('--no-train');
+  const threads = arg('--threads', 1);
   const dir = mkdtempSync(join(tmpdir(), 'tkllm-bench-serve-'));
   let child: ChildProcess | undefined;
   try {
     child = fork(fileURLToPath(import.meta.url), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, [childFlag]: dir, TKLLM_SERVE_BENCH_TRAIN: train ? '1' : '0' },
+      env: {
+        ...process.env,
+        [childFlag]: dir,
+        TKLLM_SERVE_BENCH_TRAIN: train ? '1' : '0',
+        TKLLM_SERVE_BENCH_THREADS: String(threads),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const [message] = (await Promise.race([
@@ -96,6 +118,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       }),
     ])) as [{ address: string }];
     const base = message.address;
+    const server = child;
+    serverCpu = async () => {
+      const reply = once(server, 'message');
+      server.send('cpu');
+      return ((await reply)[0] as { cpuMs: number }).cpuMs;
+    };
     options.log(`server at ${base}; ${connections} connections, ${duration} s per endpoint`);
     const models = (await (await fetch(`${base}/v1/models`)).json()) as {
       scorer: { loaded: boolean };
@@ -109,6 +137,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
 
     let score: Drive | undefined;
     let scoreAlone: Drive | undefined;
+    let screen: Drive | undefined;
+    let fullOf64: Drive | undefined;
     if (models.scorer.loaded) {
       const drafts = Array.from({ length: 16 }, (_, i) => ({
         text: `Draft ${i}: would you try this? #food`,
@@ -125,6 +155,21 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       options.log(`score batch of 16: ${score.requestsPerSecond} req/s, p99 ${score.p99Ms} ms`);
       scoreAlone = await drive({ ...request, connections: 1 });
       options.log(`score batch of 16, one connection: p99 ${scoreAlone.p99Ms} ms`);
+      // Two stages against one: 64 drafts screened by the int8 graph with 8 finalists, and the same 64 drafts
+      // through the full model, on a few connections (a generator's rerank, not a crowd of clients).
+      const many = Array.from({ length: 64 }, (_, i) => ({ text: `Take ${i}: the 5-minute pasta? #food` }));
+      const few = Math.min(connections, 4);
+      screen = await drive({
+        ...request,
+        url: `${base}/v1/score/screen`,
+        body: JSON.stringify({ drafts: many, keep: 8 }),
+        connections: few,
+      });
+      fullOf64 = await drive({ ...request, body: JSON.stringify({ drafts: many }), connections: few });
+      options.log(
+        `64 drafts, ${few} connections: two stages p99 ${screen.p99Ms} ms (${screen.serverCpuMsPerRequest} ms CPU), ` +
+          `full model p99 ${fullOf64.p99Ms} ms (${fullOf64.serverCpuMsPerRequest} ms CPU)`,
+      );
     } else options.log('no ViralScore model in this server: scoreP99Ms is null');
     let generate: Drive | undefined;
     if (models.generator.loaded) {
@@ -138,13 +183,22 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       });
     } else options.log('no language model in this server: generateP99Ms is null');
 
-    const runs = [summary, health, score, scoreAlone, generate].filter((d): d is Drive => d !== undefined);
+    const runs = [summary, health, score, scoreAlone, screen, fullOf64, generate].filter(
+      (d): d is Drive => d !== undefined,
+    );
     return {
+      scoreThreads: threads,
       scoreP99Ms: score?.p99Ms ?? null,
       scoreP50Ms: score?.p50Ms ?? null,
       scoreRequestsPerSecond: score?.requestsPerSecond ?? null,
       scoreOneConnectionP50Ms: scoreAlone?.p50Ms ?? null,
       scoreOneConnectionP99Ms: scoreAlone?.p99Ms ?? null,
+      scoreCpuMsPerRequest: score?.serverCpuMsPerRequest ?? null,
+      scoreOneConnectionCpuMsPerRequest: scoreAlone?.serverCpuMsPerRequest ?? null,
+      screen64P99Ms: screen?.p99Ms ?? null,
+      screen64CpuMsPerRequest: screen?.serverCpuMsPerRequest ?? null,
+      full64P99Ms: fullOf64?.p99Ms ?? null,
+      full64CpuMsPerRequest: fullOf64?.serverCpuMsPerRequest ?? null,
       generateP99Ms: generate?.p99Ms ?? null,
       generateP50Ms: generate?.p50Ms ?? null,
       // The lake summary's rate: the endpoint every studio visit calls, and the one that exists today.

@@ -32,6 +32,7 @@ import type { OpenedDraftScorer } from './viralscore-scorer.js';
 import { packageRoot } from './paths.js';
 import { ScoreService } from './score-service.js';
 import { checkRoutes } from './routes/check.js';
+import { experimentRoutes } from './routes/experiments.js';
 import { generateRoutes } from './routes/generate.js';
 import { lakeRoutes } from './routes/lake.js';
 import { opsRoutes } from './routes/ops.js';
@@ -271,6 +272,7 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
   );
   await app.register(generateRoutes(context));
   await app.register(checkRoutes(options.policy));
+  await app.register(experimentRoutes(context));
 
   if (studioDir !== null && existsSync(join(studioDir, 'index.html')))
     await app.register(fastifyStatic, { root: studioDir, prefix: '/', index: 'index.html' });

@@ -59,7 +59,7 @@ export function createMetrics(queues: Record<string, () => number> = {}): Server
     }),
     stageDuration: new Histogram({
       name: 'tkllm_score_stage_duration_seconds',
-      help: 'Time of each stage of two-stage scoring: screen (int8 graph, every draft), full (the finalists)',
+      help: 'Compute time of two-stage scoring: featurise (once, every draft), screen (int8 graph, every draft), full (the finalists)',
       labelNames: ['stage'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],

@@ -37,6 +37,16 @@ export interface ScoreOptions {
   variant?: 'float' | 'int8';
 }
 
+/** Two-stage scoring: the int8 graph screens every draft, the full model scores the best `keep`. */
+export interface TwoStageScores {
+  /** V of every draft by the first stage (the int8 graph), in order. */
+  screen: number[];
+  /** The drafts the first stage ranked highest, scored by the full model, best first. */
+  finalists: { index: number; score: DraftScore }[];
+  /** Compute time of each part: featurising (shared by both stages), the screen, the full model. */
+  seconds: { featurise: number; screen: number; full: number };
+}
+
 /** What the server needs of the ViralScore estimator (src/viralscore's scorer fits it structurally). */
 export interface DraftScorer {
   /** The version of the loaded model, shown in responses and metrics. */
@@ -46,6 +56,8 @@ export interface DraftScorer {
    * V (a gradient pass that costs several times the forward pass); without it guidance may be empty.
    */
   score(drafts: readonly Draft[], options?: ScoreOptions): Promise<DraftScore[]>;
+  /** Both stages over features computed once; without it the server runs `score` twice. */
+  twoStage?(drafts: readonly Draft[], keep: number): Promise<TwoStageScores>;
 }
 
 /** A generation request as the API accepts it. */

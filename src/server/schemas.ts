@@ -272,3 +272,111 @@ export const CheckResponse = Type.Object({
     }),
   ),
 });
+
+const ArmBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    weight: Type.Number({ exclusiveMinimum: 0, description: 'share of units under hash allocation' }),
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ExperimentBody = Type.Object(
+  {
+    id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$' }),
+    arms: Type.Array(ArmBody, {
+      minItems: 2,
+      maxItems: 20,
+      description: 'the first arm is the control',
+    }),
+    unit: Type.Optional(Type.Union([Type.Literal('post'), Type.Literal('creator'), Type.Literal('viewer')])),
+    allocation: Type.Optional(Type.Union([Type.Literal('hash'), Type.Literal('bandit')])),
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+    salt: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    startsAt: Type.Optional(Type.String({ format: 'date-time' })),
+    endsAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ExperimentResponse = Type.Object({
+  id: Type.String(),
+  description: nullable(Type.String()),
+  unit: Type.String(),
+  allocation: Type.String(),
+  arms: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      weight: Type.Number(),
+      description: Type.Optional(Type.String()),
+    }),
+  ),
+  salt: Type.String(),
+  startsAt: Type.String(),
+  endsAt: nullable(Type.String()),
+  createdAt: Type.String(),
+});
+
+export const ExperimentIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+
+export const AssignBody = Type.Object(
+  { unitId: Type.String({ minLength: 1, maxLength: 500 }) },
+  { additionalProperties: false },
+);
+
+const loose = Type.Union([Type.Number(), Type.String(), Type.Null()]);
+export const EventsBody = Type.Object(
+  {
+    events: Type.Array(
+      Type.Object(
+        {
+          unitId: Type.String({ minLength: 1, maxLength: 500 }),
+          horizon: Type.Union([Type.Integer(), Type.String()], { description: '1 or 24 (also "1h", "24h")' }),
+          observedAt: Type.Union([Type.String(), Type.Number()], { description: 'ISO time or epoch ms' }),
+          arm: Type.Optional(nullable(Type.String())),
+          plays: Type.Optional(loose),
+          likes: Type.Optional(loose),
+          comments: Type.Optional(loose),
+          shares: Type.Optional(loose),
+          rewatches: Type.Optional(loose),
+          conversions: Type.Optional(loose),
+          watchThrough: Type.Optional(loose),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 50_000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const EventsResponse = Type.Object({
+  received: Type.Integer(),
+  recorded: Type.Integer(),
+  duplicates: Type.Integer(),
+  rejected: Type.Integer(),
+  rejectsByReason: Type.Record(Type.String(), Type.Integer()),
+  rejectExamples: Type.Array(Type.String()),
+  snapshots: Type.Integer(),
+});
+
+export const ReportQuery = Type.Object({
+  horizon: Type.Union([Type.Literal(1), Type.Literal(24)], { default: 24 }),
+  alpha: Type.Number({ exclusiveMinimum: 0, maximum: 0.5, default: 0.05 }),
+});
+
+export const ReportResponse = Type.Object({
+  experiment: ExperimentResponse,
+  horizonHours: Type.Integer(),
+  alpha: Type.Number(),
+  units: Type.Record(Type.String(), Type.Integer()),
+  sampleRatio: Type.Optional(
+    Type.Unknown({ description: 'chi-square check of the split against the arm weights (hash allocation)' }),
+  ),
+  warnings: Type.Array(Type.String()),
+  kpis: Type.Array(Type.Unknown(), {
+    description: 'per KPI: arm summaries, comparisons with the control (lift, Welch, sequential), series',
+  }),
+  methods: Type.Record(Type.String(), Type.String()),
+});

@@ -7,6 +7,7 @@ import {
   type DraftScore,
   type DraftScorer,
   type ScoreOptions,
+  type TwoStageScores,
 } from './models.js';
 
 /** The queues of a `ScoreService`: explained and plain full-model batches, and first-stage (int8) batches. */
@@ -20,16 +21,8 @@ export interface ScoreServiceOptions {
   maxConcurrent?: number;
   /** Told the size of each batch sent to the scorer. */
   onBatch?: (queue: ScoreQueue, size: number) => void;
-  /** Told how long each stage of a two-stage call took, and how many drafts it scored. */
-  onStage?: (stage: 'screen' | 'full', seconds: number, drafts: number) => void;
-}
-
-/** What `ScoreService.twoStage` returns. */
-export interface TwoStageResult {
-  /** V of every draft by the first stage (the int8 graph), in order. */
-  screen: number[];
-  /** The `keep` drafts the first stage ranked highest, scored by the full model, best first. */
-  finalists: { index: number; score: DraftScore }[];
+  /** Told the compute time of each part of a two-stage call, and how many drafts it covered. */
+  onStage?: (stage: 'featurise' | 'screen' | 'full', seconds: number, drafts: number) => void;
 }
 
 interface Loaded {
@@ -120,24 +113,39 @@ export class ScoreService {
 
   /**
    * Two stages: the int8 graph screens every draft, and the full model scores the `keep` it ranked highest.
-   * Featurising is the larger part of a draft's cost, so the saving is in the graph run alone.
+   * A scorer that featurises once for both does it in one call; otherwise the finalists go through `score`.
    */
-  async twoStage(drafts: readonly Draft[], keep: number): Promise<TwoStageResult> {
+  async twoStage(drafts: readonly Draft[], keep: number): Promise<TwoStageScores> {
+    const { scorer } = this.require();
+    if (drafts.length === 0) throw new ValidationError('`drafts` must hold at least one draft');
+    const result = scorer.twoStage ? await scorer.twoStage(drafts, keep) : await this.twoCalls(drafts, keep);
+    const kept = result.finalists.length;
+    this.options.onStage?.('featurise', result.seconds.featurise, drafts.length);
+    this.options.onStage?.('screen', result.seconds.screen, drafts.length);
+    this.options.onStage?.('full', result.seconds.full, kept);
+    return result;
+  }
+
+  private async twoCalls(drafts: readonly Draft[], keep: number): Promise<TwoStageScores> {
     const started = performance.now();
     const screened = await this.score(drafts, { variant: 'int8' });
     const screenedAt = performance.now();
-    this.options.onStage?.('screen', (screenedAt - started) / 1000, drafts.length);
     const order = screened
       .map((s, index) => ({ index, v: s.viralScore }))
       .sort((a, b) => b.v - a.v)
       .slice(0, Math.max(1, keep));
     const full = await this.score(order.map((o) => drafts[o.index]));
-    this.options.onStage?.('full', (performance.now() - screenedAt) / 1000, order.length);
     return {
       screen: screened.map((s) => s.viralScore),
       finalists: order
         .map((o, i) => ({ index: o.index, score: full[i] }))
         .sort((a, b) => b.score.viralScore - a.score.viralScore),
+      // Featurising happens inside each call here, so it is counted in the stages.
+      seconds: {
+        featurise: 0,
+        screen: (screenedAt - started) / 1000,
+        full: (performance.now() - screenedAt) / 1000,
+      },
     };
   }
 

@@ -4,9 +4,9 @@
 // main thread (one DuckDB connection): the feature context's reads are forwarded to it.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Lake, LakeRow } from '../lake/index.js';
-import { openFeatureContext } from '../features/index.js';
+import { openFeatureContext, type FeatureMatrix } from '../features/index.js';
 import { openViralScorer, type ViralScorer } from '../viralscore/index.js';
-import type { Draft } from './models.js';
+import type { Draft, TwoStageScores } from './models.js';
 import { toDraftScore, toViralDraft } from './viralscore-scorer.js';
 import type { FromScoreWorker, ScoreWorkerData, ToScoreWorker } from './worker-protocol.js';
 
@@ -29,6 +29,7 @@ const lake = {
     askLake('ensureSchema', [component, steps]) as Promise<number>,
 } as unknown as Lake;
 
+let featurise: (drafts: Parameters<ViralScorer['score']>[0]) => Promise<FeatureMatrix>;
 let scorers: { explained: ViralScorer; plain: ViralScorer; screen: ViralScorer } | undefined;
 
 port.on('message', (message: ToScoreWorker) => {
@@ -39,8 +40,72 @@ port.on('message', (message: ToScoreWorker) => {
     else waiting?.reject(new Error(message.error));
     return;
   }
-  void score(message.id, message.drafts, message.explain, message.variant);
+  if (message.type === 'close') {
+    // Sessions are freed here, in this thread, then the port closes and the thread ends on its own: a
+    // terminate() while onnxruntime holds native objects aborted the process.
+    if (scorers) for (const s of Object.values(scorers)) s.close();
+    scorers = undefined;
+    port.close();
+    return;
+  }
+  if (message.type === 'twoStage') void twoStage(message.id, message.drafts, message.keep);
+  else void score(message.id, message.drafts, message.explain, message.variant);
 });
+
+const failed = (id: number, error: unknown): FromScoreWorker => {
+  const e = error as Error & { code?: string };
+  return { type: 'failed', id, error: { name: e.name, code: e.code ?? 'INTERNAL', message: e.message } };
+};
+
+/** Rows `rows` of a feature matrix, copied. */
+function selectRows(matrix: FeatureMatrix, rows: readonly number[]): FeatureMatrix {
+  const groups = Object.fromEntries(
+    Object.entries(matrix.groups).map(([name, group]) => {
+      const d = group.names.length;
+      const values = new Float32Array(rows.length * d);
+      const present = new Uint8Array(rows.length);
+      rows.forEach((r, i) => {
+        values.set(group.values.subarray(r * d, (r + 1) * d), i * d);
+        present[i] = group.present[r];
+      });
+      return [name, { names: group.names, values, present }];
+    }),
+  ) as unknown as FeatureMatrix['groups'];
+  return { keys: rows.map((r) => matrix.keys[r]), groups };
+}
+
+// The drafts are featurised once for both stages: featurising costs more than either graph run.
+async function twoStage(id: number, drafts: Draft[], keep: number) {
+  try {
+    const s = scorers!;
+    const t0 = performance.now();
+    const matrix = await featurise(drafts.map(toViralDraft));
+    const t1 = performance.now();
+    const screened = s.screen.scoreMatrix(matrix);
+    const order = screened
+      .map((r, index) => ({ index, v: r.v }))
+      .sort((a, b) => b.v - a.v)
+      .slice(0, Math.max(1, keep));
+    const t2 = performance.now();
+    const full = s.plain.scoreMatrix(
+      selectRows(
+        matrix,
+        order.map((o) => o.index),
+      ),
+    );
+    const t3 = performance.now();
+    const result: TwoStageScores = {
+      screen: screened.map((r) => r.v),
+      finalists: order
+        .map((o, i) => ({ index: o.index, score: toDraftScore(full[i]) }))
+        .sort((a, b) => b.score.viralScore - a.score.viralScore),
+      seconds: { featurise: (t1 - t0) / 1000, screen: (t2 - t1) / 1000, full: (t3 - t2) / 1000 },
+    };
+    port.postMessage({ type: 'twoStage', id, result } satisfies FromScoreWorker);
+  } catch (error) {
+    port.postMessage(failed(id, error));
+  }
+}
 
 async function score(id: number, drafts: Draft[], explain: boolean, variant: 'float' | 'int8') {
   try {
@@ -49,18 +114,13 @@ async function score(id: number, drafts: Draft[], explain: boolean, variant: 'fl
     const results = await scorer.score(drafts.map(toViralDraft));
     port.postMessage({ type: 'scores', id, scores: results.map(toDraftScore) } satisfies FromScoreWorker);
   } catch (error) {
-    const e = error as Error & { code?: string };
-    port.postMessage({
-      type: 'failed',
-      id,
-      error: { name: e.name, code: e.code ?? 'INTERNAL', message: e.message },
-    } satisfies FromScoreWorker);
+    port.postMessage(failed(id, error));
   }
 }
 
 try {
   const context = await openFeatureContext(lake);
-  const featurise = (d: Parameters<typeof context.featurise>[0]) => context.featurise(d);
+  featurise = (d) => context.featurise(d);
   const options = { featurise, ...(version === undefined ? {} : { version }) };
   const explained = await openViralScorer(lake, dataDir, { ...options, topFeatures: 5 });
   const pinned = { ...options, version: explained.version, topFeatures: 0 };
@@ -71,10 +131,5 @@ try {
   };
   port.postMessage({ type: 'ready', version: explained.version } satisfies FromScoreWorker);
 } catch (error) {
-  const e = error as Error & { code?: string };
-  port.postMessage({
-    type: 'failed',
-    id: -1,
-    error: { name: e.name, code: e.code ?? 'INTERNAL', message: e.message },
-  } satisfies FromScoreWorker);
+  port.postMessage(failed(-1, error));
 }

@@ -136,7 +136,7 @@ describe('the ViralScore estimator behind the API', () => {
     const metrics = (await app.inject({ url: '/metrics' })).body;
     expect(metrics).toMatch(/tkllm_score_stage_duration_seconds_count\{stage="screen"\} 1/);
     expect(metrics).toMatch(/tkllm_score_stage_drafts_total\{stage="full"\} 4/);
-    expect(metrics).toMatch(/tkllm_batch_size_count\{queue="screen"\} [1-9]/);
+    expect(metrics).toMatch(/tkllm_score_stage_duration_seconds_count\{stage="featurise"\} 1/);
   });
 
   it('refuses a screen request with no drafts or too many finalists, naming the field', async () => {

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { NotFoundError, TkllmError, type ErrorCode } from '../core/index.js';
 import type { Lake } from '../lake/index.js';
 import type { ViralScorer, ViralScoreResult } from '../viralscore/index.js';
-import type { Draft, DraftScore, DraftScorer, ScoreOptions } from './models.js';
+import type { Draft, DraftScore, DraftScorer, ScoreOptions, TwoStageScores } from './models.js';
 import type { FromScoreWorker, ScoreWorkerData, ToScoreWorker, WorkerError } from './worker-protocol.js';
 
 /** The estimator's subscore letters (DESIGN.md: E, H, R, S, T) under the API's names. */
@@ -49,6 +49,8 @@ export function toViralDraft(d: Draft): ViralDraft {
   };
 }
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /** Runs work on the lake; the server passes its gate so that a scorer opened while serving waits its turn. */
 export type UseLake = <T>(work: (lake: Lake) => Promise<T>) => Promise<T>;
 
@@ -88,7 +90,7 @@ const errorOf = (e: WorkerError) => {
 class ScoreThread {
   private readonly pending = new Map<
     number,
-    { resolve: (s: DraftScore[]) => void; reject: (e: Error) => void }
+    { resolve: (value: never) => void; reject: (e: Error) => void }
   >();
   private nextId = 0;
   private failure: Error | undefined;
@@ -107,7 +109,8 @@ class ScoreThread {
         else {
           const waiting = this.pending.get(message.id);
           this.pending.delete(message.id);
-          if (message.type === 'scores') waiting?.resolve(message.scores);
+          if (message.type === 'scores') waiting?.resolve(message.scores as never);
+          else if (message.type === 'twoStage') waiting?.resolve(message.result as never);
           else waiting?.reject(errorOf(message.error));
         }
       });
@@ -147,19 +150,31 @@ class ScoreThread {
     this.pending.clear();
   }
 
-  score(drafts: Draft[], explain: boolean, variant: 'float' | 'int8'): Promise<DraftScore[]> {
+  private request<T>(message: DistributiveOmit<Extract<ToScoreWorker, { id: number }>, 'id'>): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     this.busy++;
-    return new Promise<DraftScore[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'score', id, drafts, explain, variant } satisfies ToScoreWorker);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve, reject });
+      this.worker.postMessage({ ...message, id });
     }).finally(() => this.busy--);
   }
 
+  score(drafts: Draft[], explain: boolean, variant: 'float' | 'int8'): Promise<DraftScore[]> {
+    return this.request({ type: 'score', drafts, explain, variant });
+  }
+
+  twoStage(drafts: Draft[], keep: number): Promise<TwoStageScores> {
+    return this.request({ type: 'twoStage', drafts, keep });
+  }
+
+  /** Asks the thread to free its sessions and end; ends it by force if it has not within a second. */
   close() {
     this.worker.removeAllListeners('exit');
-    void this.worker.terminate();
+    this.worker.postMessage({ type: 'close' } satisfies ToScoreWorker);
+    const force = setTimeout(() => void this.worker.terminate(), 1000);
+    force.unref();
+    this.worker.once('exit', () => clearTimeout(force));
   }
 }
 
@@ -192,11 +207,14 @@ export async function openDraftScorer(
     if (error instanceof TkllmError && error.name === NotFoundError.name) return undefined;
     throw error;
   }
+  const leastBusy = () => threads.reduce((a, b) => (b.busy < a.busy ? b : a));
   const scorer: DraftScorer = {
     version: version!,
     score(drafts: readonly Draft[], { explain = false, variant = 'float' }: ScoreOptions = {}) {
-      const thread = threads.reduce((a, b) => (b.busy < a.busy ? b : a));
-      return thread.score([...drafts], explain, variant);
+      return leastBusy().score([...drafts], explain, variant);
+    },
+    twoStage(drafts: readonly Draft[], keep: number) {
+      return leastBusy().twoStage([...drafts], keep);
     },
   };
   return { scorer, concurrency: threads.length, close: () => threads.forEach((t) => t.close()) };

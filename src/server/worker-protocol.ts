@@ -1,5 +1,5 @@
 // Messages between the server and its scoring threads (score-worker.ts); structured-cloned, so plain data.
-import type { Draft, DraftScore } from './models.js';
+import type { Draft, DraftScore, TwoStageScores } from './models.js';
 
 export interface ScoreWorkerData {
   dataDir: string;
@@ -15,10 +15,13 @@ export interface WorkerError {
 
 export type ToScoreWorker =
   | { type: 'score'; id: number; drafts: Draft[]; explain: boolean; variant: 'float' | 'int8' }
-  | { type: 'lake'; id: number; value?: unknown; error?: string };
+  | { type: 'twoStage'; id: number; drafts: Draft[]; keep: number }
+  | { type: 'lake'; id: number; value?: unknown; error?: string }
+  | { type: 'close' };
 
 export type FromScoreWorker =
   | { type: 'ready'; version: string }
   | { type: 'scores'; id: number; scores: DraftScore[] }
+  | { type: 'twoStage'; id: number; result: TwoStageScores }
   | { type: 'failed'; id: number; error: WorkerError }
   | { type: 'lake'; id: number; method: 'all' | 'ensureSchema'; args: unknown[] };
