@@ -1,5 +1,6 @@
 import { Random, ValidationError } from '../core/index.js';
 import { Tensor, noGrad } from '../tensor/index.js';
+import { GraphDecoder } from './decode-graph.js';
 import type { LmModel } from './model.js';
 import { SPECIAL_TOKENS } from './tokenizer.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -199,13 +200,14 @@ export function sampleScripts(
   const wasTraining = model.training;
   model.eval();
   noGrad(() => {
-    const cache = model.newCache();
+    const decoder = new GraphDecoder(model, n);
     const first = new Int32Array(n * promptIds.length);
     for (let i = 0; i < n; i++) first.set(promptIds, i * promptIds.length);
-    let logits = model.forwardCached(new Tensor(first, [n, promptIds.length], 'int32'), styles, cache);
+    const prompted = decoder.prefill(new Tensor(first, [n, promptIds.length], 'int32'), styles);
+    let logits = prompted.data;
+    let t = prompted.shape[1];
     steps++;
     for (let step = 0; step < maxNew; step++) {
-      const t = logits.shape[1];
       const next = new Int32Array(n).fill(tokenizer.endOfScriptId);
       for (let i = 0; i < n; i++) {
         if (done[i]) continue;
@@ -216,7 +218,7 @@ export function sampleScripts(
           continue;
         }
         const offset = (i * t + t - 1) * vocab;
-        const raw = logits.data.slice(offset, offset + vocab);
+        const raw = logits.slice(offset, offset + vocab);
         const logProbs = logSoftmaxRow(raw);
         const context: LogitsContext = { candidate: i, step, generated: c.tokens, prompt: promptIds };
         for (const processor of options.logitsProcessors ?? []) processor(raw, context);
@@ -245,7 +247,8 @@ export function sampleScripts(
         }
       }
       if (done.every(Boolean) || step === maxNew - 1) break;
-      logits = model.forwardCached(new Tensor(next, [n, 1], 'int32'), styles, cache);
+      logits = decoder.step(next);
+      t = 1;
       steps++;
     }
   });
