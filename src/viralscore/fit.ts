@@ -39,7 +39,7 @@ export interface FitOptions {
   patience?: number;
   /** Weight of the MSE on V (default 1). */
   mseWeight?: number;
-  /** Weight of the pairwise (RankNet) loss on V's logit (default 0.5). */
+  /** Weight of the pairwise (RankNet) loss on V's logit (default 1). */
   rankWeight?: number;
   /**
    * Probability of hiding each present feature group of a training row (default 0.1): the network learns
@@ -55,7 +55,13 @@ export interface FitOptions {
   hidden?: number;
   /** Pieces of each feature's piecewise-linear encoding (default 8). */
   bins?: number;
-  /** Networks averaged in the estimator, each trained from its own seed (default 4). */
+  /** A linear path from the features into the heads beside the attention fusion (default true). */
+  linear?: boolean;
+  /** Epochs always run, and never kept, before early stopping may pick one (default 3: on a few hundred rows a member otherwise kept its first, barely trained epoch). */
+  minEpochs?: number;
+  /** Validation epochs averaged (trailing) when early stopping compares epochs (default 3: one lucky epoch on a small, noisy validation split is not kept). */
+  smoothing?: number;
+  /** Networks averaged in the estimator, each trained from its own seed (default 8). */
   members?: number;
   progress?: ProgressReporter;
   /** Called after each epoch; returning true stops training. */
@@ -106,10 +112,12 @@ export const defaultFitOptions = {
   weightDecay: 0.05,
   patience: 8,
   mseWeight: 1,
-  rankWeight: 0.5,
+  rankWeight: 1,
   subscoreWeight: 0.2,
   groupDropout: 0.1,
   emaDecay: 0.99,
+  minEpochs: 3,
+  smoothing: 3,
   ...defaultArchitecture,
 } as const;
 
@@ -208,6 +216,8 @@ export function fitViralScoreNet(
   positive('batchSize', o.batchSize, true);
   positive('lr', o.lr);
   positive('patience', o.patience, true);
+  positive('minEpochs', o.minEpochs, true);
+  positive('smoothing', o.smoothing, true);
   nonNegative('weightDecay', o.weightDecay);
   nonNegative('mseWeight', o.mseWeight);
   nonNegative('rankWeight', o.rankWeight);
@@ -234,9 +244,11 @@ export function fitViralScoreNet(
     heads: o.heads,
     hidden: o.hidden,
     bins: o.bins,
+    linear: o.linear,
   };
   const net = new ViralScoreNet(config, rng.fork());
   net.fitBins(train.features.x, train.features.present, train.features.rows);
+  if (net.linearWeight !== null) startAtRidge(net, train, validation);
   const optimizer = new AdamW(net.parameters(), { lr: o.lr, weightDecay: o.weightDecay });
   // Polyak averaging (an exponential moving average of the weights): on noisy engagement labels the
   // average generalises better and varies less from epoch to epoch than the last step's weights.
@@ -284,11 +296,13 @@ export function fitViralScoreNet(
           predicted.reduce((s, p, i) => s + (p - validation.labels[i]) ** 2, 0) / predicted.length,
       };
       history.push(log);
-      if (best === null || log.validationSpearman > best.spearman)
-        best = { spearman: log.validationSpearman, epoch, state: net.stateDict() };
+      const recent = history.slice(-o.smoothing);
+      const smoothed = recent.reduce((s, h) => s + h.validationSpearman, 0) / recent.length;
+      if (epoch >= Math.min(o.minEpochs, o.epochs) && (best === null || smoothed > best.spearman))
+        best = { spearman: smoothed, epoch, state: net.stateDict() };
       params.forEach((p, i) => p.data.set(current[i]));
       net.train();
-      if (o.onEpochEnd?.(log) === true || epoch - best.epoch >= o.patience) break;
+      if (o.onEpochEnd?.(log) === true || (best !== null && epoch - best.epoch >= o.patience)) break;
     }
   } finally {
     progress.finish();
@@ -296,6 +310,88 @@ export function fitViralScoreNet(
   if (best !== null) net.loadStateDict(best.state);
   net.eval();
   return { net, config, history, bestEpoch: best?.epoch ?? 0 };
+}
+
+/**
+ * Starts the linear path at a ridge regression of the label's logit scale (4·(y - mean), the sigmoid's
+ * slope at 0.5) on the present features, penalty chosen by the validation Spearman, spread over the five
+ * heads so that at the start V's logit is the ridge prediction (each subscore's sigmoid has slope 1/4
+ * near 0.5 and the mix weights start at 1). On a few hundred rows a linear model is hard to beat and the
+ * network would otherwise stop before its linear path grew; starting there, training only moves away from
+ * it where validation says so.
+ */
+function startAtRidge(net: ViralScoreNet, train: FitRows, validation: FitRows): void {
+  const weight = net.linearWeight;
+  if (weight === null) return;
+  const d = net.inputWidth;
+  const xs = net.seenFeatures(train.features);
+  const n = train.features.rows;
+  const meanY = train.labels.reduce((s, v) => s + v, 0) / n;
+  const colMean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) colMean[j] += xs[i * d + j] / n;
+  const xtx = new Float64Array(d * d);
+  const xty = new Float64Array(d);
+  const row = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) row[j] = xs[i * d + j] - colMean[j];
+    const yi = 4 * (train.labels[i] - meanY);
+    for (let a = 0; a < d; a++) {
+      const xa = row[a];
+      if (xa === 0) continue;
+      xty[a] += xa * yi;
+      for (let b = a; b < d; b++) xtx[a * d + b] += xa * row[b];
+    }
+  }
+  for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) xtx[a * d + b] = xtx[b * d + a];
+  const xv = net.seenFeatures(validation.features);
+  const m = validation.features.rows;
+  let best: { score: number; w: Float64Array } | null = null;
+  for (const penalty of [1, 10, 100, 1000, 10000]) {
+    const a = Float64Array.from(xtx);
+    for (let j = 0; j < d; j++) a[j * d + j] += penalty * Math.max(1, n / 1000);
+    const w = solveSymmetric(a, xty, d);
+    const predicted = Float32Array.from({ length: m }, (_, i) => {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += (xv[i * d + j] - colMean[j]) * w[j];
+      return s;
+    });
+    const score = spearman(predicted, validation.labels);
+    if (best === null || score > best.score) best = { score, w };
+  }
+  if (best === null) return;
+  const k = subscoreNames.length;
+  const spread = 1 / (k * 0.25);
+  let offset = 0;
+  for (let j = 0; j < d; j++) {
+    offset += colMean[j] * best.w[j];
+    for (let s = 0; s < k; s++) weight.data[j * k + s] = best.w[j] * spread;
+  }
+  // Centre each head: the ridge intercept is the mean label, which the mix bias already sits near.
+  for (let s = 0; s < k; s++) net.headBias.data[s] -= offset * spread;
+}
+
+/** Solves a x = b for a symmetric positive definite a (Cholesky), in place on a copy of b. */
+function solveSymmetric(a: Float64Array, b: Float64Array, d: number): Float64Array {
+  const l = new Float64Array(d * d);
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * d + j];
+      for (let t = 0; t < j; t++) s -= l[i * d + t] * l[j * d + t];
+      l[i * d + j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / l[j * d + j];
+    }
+  const y = new Float64Array(d);
+  for (let i = 0; i < d; i++) {
+    let s = b[i];
+    for (let t = 0; t < i; t++) s -= l[i * d + t] * y[t];
+    y[i] = s / l[i * d + i];
+  }
+  const x = new Float64Array(d);
+  for (let i = d - 1; i >= 0; i--) {
+    let s = y[i];
+    for (let t = i + 1; t < d; t++) s -= l[t * d + i] * x[t];
+    x[i] = s / l[i * d + i];
+  }
+  return x;
 }
 
 /** Hides each present group of each row with probability p, never the last one a row has. */

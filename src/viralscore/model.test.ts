@@ -3,7 +3,7 @@ import { Random } from '../core/index.js';
 import { noGrad, randn, tensor } from '../tensor/index.js';
 import { subscoreNames, ViralScoreNet } from './model.js';
 
-const config = { groupDims: [4, 3, 2], dModel: 16, heads: 2, hidden: 32, bins: 4 };
+const config = { groupDims: [4, 3, 2], dModel: 16, heads: 2, hidden: 32, bins: 4, linear: true };
 
 function rows(n: number, seed: number) {
   const rng = new Random(seed);
@@ -53,6 +53,8 @@ describe('ViralScoreNet', () => {
     const { x, present } = rows(5, 6);
     present.data.fill(1);
     for (let i = 0; i < 5; i++) present.data[i * 3 + 2] = 0; // the third group (2 features) is absent
+    // A trained linear path is non-zero: it must not read the absent group either.
+    net.linearWeight?.data.forEach((_, i, w) => (w[i] = Math.sin(i + 1)));
     const changed = tensor(Float32Array.from(x.data), x.shape);
     for (let i = 0; i < 5; i++) changed.data.set([100, -50], i * 9 + 7);
     const [a, b] = noGrad(() => [net.forward(x, present), net.forward(changed, present)]);

@@ -43,10 +43,23 @@ export interface ViralScoreConfig {
   heads: number;
   /** Hidden width of the fusion's feed-forward block. */
   hidden: number;
+  /**
+   * A linear path from the present features straight into each head's pre-activation (absent in configs
+   * saved before it existed: off). With it the network contains a ridge-like linear model, which is what
+   * wins on a few hundred rows, and the attention fusion only has to learn what a linear model misses.
+   */
+  linear?: boolean;
 }
 
 /** Defaults of the architecture (small on purpose: a few thousand posts train it). */
-export const defaultArchitecture = { dModel: 32, heads: 4, hidden: 64, bins: 8, members: 4 } as const;
+export const defaultArchitecture = {
+  dModel: 32,
+  heads: 4,
+  hidden: 64,
+  bins: 8,
+  linear: true,
+  members: 8,
+} as const;
 
 /** What one forward pass gives for a batch of B rows. */
 export interface ViralScoreOutput {
@@ -106,10 +119,14 @@ export class ViralScoreNet extends Module {
   readonly queries: Tensor;
   readonly headWeight: Tensor;
   readonly headBias: Tensor;
+  /** [inputWidth, 5] the linear path into the heads, or null when the config has none. */
+  readonly linearWeight: Tensor | null;
   /** softplus of this is the weight a..e of each subscore in V. */
   readonly mixRaw: Tensor;
   readonly mixBias: Tensor;
   private readonly encoderMask: Tensor;
+  /** [groups, inputWidth] 1 where feature j belongs to group g: spreads a row's presence to its features. */
+  private readonly featureOfGroup: Tensor;
   private readonly tokenNorm: LayerNorm;
   private readonly contextProj: Linear;
   private readonly qProj: Linear;
@@ -167,6 +184,18 @@ export class ViralScoreNet extends Module {
     this.norm2 = this.registerModule('norm2', new LayerNorm(d));
     this.headWeight = this.registerParameter('head.weight', randn([subscoreNames.length, d], rng, 0.1));
     this.headBias = this.registerParameter('head.bias', zeros([subscoreNames.length]));
+    const spread = new Float32Array(g * width);
+    let first = 0;
+    groupDims.forEach((dim, gi) => {
+      for (let j = first; j < first + dim; j++) spread[gi * width + j] = 1;
+      first += dim;
+    });
+    this.featureOfGroup = new Tensor(spread, [g, width], 'float32');
+    // Zero at the start: the linear path grows only as far as the data (and weight decay) lets it.
+    this.linearWeight =
+      config.linear === true
+        ? this.registerParameter('linear.weight', zeros([width, subscoreNames.length]))
+        : null;
     // softplus(0.5413) = 1: every subscore starts with weight 1.
     this.mixRaw = this.registerParameter(
       'mix.weight',
@@ -201,6 +230,20 @@ export class ViralScoreNet extends Module {
         }
       }
     });
+  }
+
+  /** Packed rows' features with absent groups' values zeroed: what the linear path reads. */
+  seenFeatures(f: { x: Float32Array; present: Float32Array; rows: number; width: number }): Float64Array {
+    const g = this.config.groupDims.length;
+    const out = new Float64Array(f.rows * this.inputWidth);
+    const spread = this.featureOfGroup.data;
+    for (let r = 0; r < f.rows; r++)
+      for (let gi = 0; gi < g; gi++) {
+        if (f.present[r * g + gi] !== 1) continue;
+        for (let j = 0; j < this.inputWidth; j++)
+          if (spread[gi * this.inputWidth + j] === 1) out[r * this.inputWidth + j] = f.x[r * f.width + j];
+      }
+    return out;
   }
 
   /** The non-negative weights a..e of the subscores in V (softplus of the raw parameters). */
@@ -250,7 +293,13 @@ export class ViralScoreNet extends Module {
       -1,
       subscoreNames.length,
     ]);
-    const subscores = sigmoid(add(raw, this.headBias));
+    let pre = add(raw, this.headBias);
+    if (this.linearWeight !== null) {
+      // Absent groups' values are zeroed first, so they cannot move the linear path either.
+      const seen = mul(x, matmul(present, this.featureOfGroup));
+      pre = add(pre, matmul(seen, this.linearWeight));
+    }
+    const subscores = sigmoid(pre);
     const contributions = mul(subscores, softplus(this.mixRaw));
     const logit = reshape(add(sum(contributions, { axes: [1], keepDims: true }), this.mixBias), [-1]);
     return { logit, v: sigmoid(logit), subscores, contributions };
