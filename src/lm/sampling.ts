@@ -99,23 +99,103 @@ export function scriptText(tokenizer: Tokenizer, tokens: readonly number[]): str
   return parts.map((p) => tokenizer.decode(p, { skipSpecial: true })).join('\n');
 }
 
-/** log-softmax of a row, in float64. */
-function logSoftmaxRow(row: Float32Array): Float64Array {
+/** log-sum-exp of a row, in float64: log P(token) is then `row[token] - lse`. */
+function logSumExp(row: Float32Array): number {
   let max = -Infinity;
-  for (const x of row) if (x > max) max = x;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
   let s = 0;
-  for (const x of row) s += Math.exp(x - max);
-  const lse = max + Math.log(s);
-  return Float64Array.from(row, (x) => x - lse);
+  for (let i = 0; i < row.length; i++) s += Math.exp(row[i] - max);
+  return max + Math.log(s);
 }
 
-/** Draws a token from processed logits: greedy at temperature 0, else top-k, then top-p, then sample. */
-function pickToken(
+/**
+ * Scratch buffers reused across the rows of a request: top-k and top-p used to rank the whole
+ * vocabulary with a comparator sort for every candidate at every step, most of a step's CPU time.
+ */
+export interface Scratch {
+  ids: Int32Array;
+  probs: Float64Array;
+}
+
+/** The ranking order of the former full sort: higher logit first, lower id first among equals. */
+function before(logits: Float32Array, a: number, b: number): boolean {
+  return logits[a] > logits[b] || (logits[a] === logits[b] && a < b);
+}
+
+/**
+ * Partitions `ids[lo, hi)` around the element at `pivotAt`: those ranked before it, then it, then the
+ * rest. Returns the pivot's new position.
+ */
+function partition(ids: Int32Array, logits: Float32Array, lo: number, hi: number, pivotAt: number): number {
+  const pivot = ids[pivotAt];
+  ids[pivotAt] = ids[hi - 1];
+  ids[hi - 1] = pivot;
+  let store = lo;
+  for (let i = lo; i < hi - 1; i++) {
+    const id = ids[i];
+    if (before(logits, id, pivot)) {
+      ids[i] = ids[store];
+      ids[store++] = id;
+    }
+  }
+  ids[hi - 1] = ids[store];
+  ids[store] = pivot;
+  return store;
+}
+
+/** Moves the `k` first-ranked of `ids[0, n)` to the front (unordered among themselves). */
+function selectTop(ids: Int32Array, n: number, logits: Float32Array, k: number): void {
+  let lo = 0;
+  let hi = n;
+  while (hi - lo > 1) {
+    const at = partition(ids, logits, lo, hi, lo + ((hi - lo) >> 1));
+    if (at === k || at === k - 1) return;
+    if (at > k) hi = at;
+    else lo = at + 1;
+  }
+}
+
+/**
+ * Moves the smallest first-ranked set of `ids[0, n)` whose mass (`probs` by id) reaches `target` to
+ * the front and returns its size: the nucleus, found by partitioning on mass instead of sorting.
+ */
+function selectMass(
+  ids: Int32Array,
+  n: number,
+  logits: Float32Array,
+  probs: Float64Array,
+  target: number,
+): number {
+  let lo = 0;
+  let hi = n;
+  let accBefore = 0;
+  // Invariant: ids[0, lo) rank before ids[lo, hi), which rank before ids[hi, n); mass of [0, lo) < target.
+  while (hi - lo > 1) {
+    const at = partition(ids, logits, lo, hi, lo + ((hi - lo) >> 1));
+    let massLeft = 0;
+    for (let i = lo; i < at; i++) massLeft += probs[ids[i]];
+    if (accBefore + massLeft >= target) hi = at;
+    else if (accBefore + massLeft + probs[ids[at]] >= target) return at + 1;
+    else {
+      accBefore += massLeft + probs[ids[at]];
+      lo = at + 1;
+      if (lo >= hi) return hi;
+    }
+  }
+  return hi;
+}
+
+/**
+ * Draws a token from processed logits: greedy at temperature 0, else top-k, then top-p, then sample.
+ * Exported for its test; the library face does not carry it.
+ */
+export function pickToken(
   logits: Float32Array,
   temperature: number,
   topK: number,
   topP: number,
   rng: Random,
+  scratch: Scratch,
 ): number {
   if (temperature === 0) {
     let best = 0;
@@ -138,26 +218,52 @@ function pickToken(
     }
     return last;
   }
-  let ids = Array.from({ length: logits.length }, (_, i) => i).filter((i) => logits[i] > -Infinity);
-  ids.sort((a, b) => logits[b] - logits[a]);
-  if (topK > 0) ids = ids.slice(0, topK);
-  const max = logits[ids[0]];
-  let probs = ids.map((i) => Math.exp((logits[i] - max) / temperature));
-  let total = probs.reduce((a, b) => a + b, 0);
-  if (topP < 1) {
-    let acc = 0;
-    let keep = 0;
-    while (keep < probs.length && acc < topP * total) acc += probs[keep++];
-    ids = ids.slice(0, Math.max(1, keep));
-    probs = probs.slice(0, ids.length);
-    total = probs.reduce((a, b) => a + b, 0);
-  }
+  const n = nucleus(logits, temperature, topK, topP, scratch);
+  const { ids, probs } = scratch;
+  // The kept tokens are drawn in the order selection left them: ranking them would cost a comparator
+  // sort of the nucleus (most of the vocabulary for a flat distribution) and changes no probability.
+  let total = 0;
+  for (let k = 0; k < n; k++) total += probs[ids[k]];
   let u = rng.next() * total;
-  for (let k = 0; k < ids.length; k++) {
-    u -= probs[k];
+  for (let k = 0; k < n; k++) {
+    u -= probs[ids[k]];
     if (u <= 0) return ids[k];
   }
-  return ids[ids.length - 1];
+  return ids[n - 1];
+}
+
+/**
+ * The tokens top-k then top-p keep, moved to the front of `scratch.ids` (their count returned) with
+ * their unnormalised probabilities at temperature in `scratch.probs` (by token id): the set a full
+ * ranking of the vocabulary keeps, ties broken toward the lower id.
+ */
+export function nucleus(
+  logits: Float32Array,
+  temperature: number,
+  topK: number,
+  topP: number,
+  scratch: Scratch,
+): number {
+  const { ids, probs } = scratch;
+  let n = 0;
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i] > -Infinity) {
+      ids[n++] = i;
+      if (logits[i] > max) max = logits[i];
+    }
+  }
+  if (topK > 0 && topK < n) {
+    selectTop(ids, n, logits, topK);
+    n = topK;
+  }
+  let total = 0;
+  for (let k = 0; k < n; k++) {
+    const p = Math.exp((logits[ids[k]] - max) / temperature);
+    probs[ids[k]] = p;
+    total += p;
+  }
+  return topP < 1 ? selectMass(ids, n, logits, probs, topP * total) : n;
 }
 
 /**
@@ -195,6 +301,7 @@ export function sampleScripts(
     finishReason: 'length',
   }));
   const done = new Array<boolean>(n).fill(false);
+  const scratch: Scratch = { ids: new Int32Array(vocab), probs: new Float64Array(vocab) };
   const started = performance.now();
   let steps = 0;
   const wasTraining = model.training;
@@ -219,14 +326,14 @@ export function sampleScripts(
         }
         const offset = (i * t + t - 1) * vocab;
         const raw = logits.slice(offset, offset + vocab);
-        const logProbs = logSoftmaxRow(raw);
+        const lse = logSumExp(raw);
         const context: LogitsContext = { candidate: i, step, generated: c.tokens, prompt: promptIds };
         for (const processor of options.logitsProcessors ?? []) processor(raw, context);
         if (repetitionPenalty !== 1) {
           for (const id of new Set([...promptIds, ...c.tokens]))
             raw[id] = raw[id] > 0 ? raw[id] / repetitionPenalty : raw[id] * repetitionPenalty;
         }
-        const token = pickToken(raw, temperature, topK, topP, rng);
+        const token = pickToken(raw, temperature, topK, topP, rng, scratch);
         next[i] = token;
         if (token === tokenizer.endOfScriptId) {
           done[i] = true;
@@ -235,7 +342,7 @@ export function sampleScripts(
           continue;
         }
         c.tokens.push(token);
-        c.logProbs.push(logProbs[token]);
+        c.logProbs.push(logits[offset + token] - lse);
         if (stops.length > 0) {
           const text = scriptText(tokenizer, c.tokens);
           const at = Math.min(...stops.map((s) => text.indexOf(s)).filter((k) => k >= 0));
