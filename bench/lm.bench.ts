@@ -72,7 +72,9 @@ export function run(options: BenchOptions): Promise<BenchResult> {
   const decode = { candidates: 16, maxNewTokens: newTokens, seed: 3, logitsProcessors: [noEnd] };
   sampleScripts(model, tokenizer, { ...decode, maxNewTokens: 4 });
   const genCpu = process.cpuUsage();
+  const genStarted = performance.now();
   const generated = sampleScripts(model, tokenizer, decode);
+  const generateMs = performance.now() - genStarted;
   const generateCpu = cpuSeconds(genCpu);
   const produced = generated.candidates.reduce((n, c) => n + c.tokens.length, 0);
 
@@ -102,6 +104,9 @@ export function run(options: BenchOptions): Promise<BenchResult> {
     trainTokens,
     generateTokensPerSecond: Math.round(generated.tokensPerSecond),
     generateTokensPerCpuSecond: Math.round(produced / generateCpu),
+    // Per batched decoding step (16 candidates, one new token each), the prompt pass included.
+    generateMsPerStep: Number((generateMs / generated.steps).toFixed(2)),
+    generateCpuMsPerStep: Number(((generateCpu * 1000) / generated.steps).toFixed(2)),
     generateTokensPerSecondNoCache: Math.round((16 * newTokens) / noCacheSeconds),
     generateBatch: 16,
     generateNewTokens: newTokens,
