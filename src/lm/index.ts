@@ -33,7 +33,13 @@ export { KneserNeyTrigram } from './ngram.js';
 export type { KneserNeyOptions } from './ngram.js';
 export { sampleScripts, scriptText } from './sampling.js';
 export type { SampleOptions, SampleResult, Candidate, LogitsProcessor, LogitsContext } from './sampling.js';
-export { trainCaptionLm, loadTrainedLm, assignStyleRows, DEFAULT_LM_CONFIG } from './pipeline.js';
+export {
+  trainCaptionLm,
+  loadTrainedLm,
+  assignStyleRows,
+  corpusDefaults,
+  DEFAULT_LM_CONFIG,
+} from './pipeline.js';
 export type {
   CaptionRecord,
   CaptionLmOptions,

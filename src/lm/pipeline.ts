@@ -7,7 +7,7 @@ import { evaluateLm } from './loss.js';
 import { LmModel } from './model.js';
 import type { LmConfig } from './model.js';
 import { KneserNeyTrigram } from './ngram.js';
-import { Tokenizer, trainTokenizer } from './tokenizer.js';
+import { SPECIAL_TOKENS, Tokenizer, trainTokenizer } from './tokenizer.js';
 import { trainLm } from './train.js';
 import type { TrainLmOptions, TrainLmResult } from './train.js';
 
@@ -33,11 +33,35 @@ export const DEFAULT_LM_CONFIG: Omit<LmConfig, 'vocabSize'> & { vocabSize: numbe
   contextLength: 64,
 };
 
+/** The byte alphabet and the special tokens: the smallest vocabulary the tokenizer can have. */
+export const BYTE_VOCAB_SIZE = 256 + Object.keys(SPECIAL_TOKENS).length;
+
+/** Training text (UTF-8 bytes) below which the default vocabulary is the byte alphabet alone. */
+export const BYTE_LEVEL_BELOW_BYTES = 2_000_000;
+
+/**
+ * The defaults that follow the training split's size, one rule for every corpus: below
+ * `BYTE_LEVEL_BELOW_BYTES` of text the tokenizer keeps the bytes alone (no merges) and the context is 128
+ * tokens, otherwise `DEFAULT_LM_CONFIG`. Measured on the bundled sample (0.02 MB) and on tiktok_en_2025
+ * (0.5 MB): BPE merges on this little text make tokens too rare for the transformer to learn, and the
+ * neural/trigram perplexity ratio fell as the vocabulary shrank (docs/lm.md, Quality); 128 byte tokens
+ * hold about as much caption as 64 tokens of the 1,024 vocabulary.
+ */
+export function corpusDefaults(texts: readonly string[]): { vocabSize: number; contextLength: number } {
+  const bytes = texts.reduce((n, t) => n + Buffer.byteLength(t, 'utf8'), 0);
+  return bytes < BYTE_LEVEL_BELOW_BYTES
+    ? { vocabSize: BYTE_VOCAB_SIZE, contextLength: 128 }
+    : { vocabSize: DEFAULT_LM_CONFIG.vocabSize, contextLength: DEFAULT_LM_CONFIG.contextLength };
+}
+
 /** Options of `trainCaptionLm`. */
 export interface CaptionLmOptions extends Omit<TrainLmOptions, 'heldOut' | 'checkpointDir'> {
   /** Where the model, its tokenizer, its creators and its checkpoints go. */
   modelDir: string;
-  /** Architecture; vocabSize is the tokenizer's target size (defaults: DEFAULT_LM_CONFIG). */
+  /**
+   * Architecture; vocabSize is the tokenizer's target size (defaults: DEFAULT_LM_CONFIG, with vocabSize
+   * and contextLength from `corpusDefaults` of the training texts).
+   */
   config?: Partial<LmConfig>;
   /** Share of the latest captions held out for perplexity (default 0.1). */
   heldOutShare?: number;
@@ -111,7 +135,11 @@ export function trainCaptionLm(
   const checkpointDir = join(modelDir, 'checkpoints');
   const resuming =
     existsSync(join(checkpointDir, 'latest.json')) && existsSync(join(modelDir, TOKENIZER_FILE));
-  const base = { ...DEFAULT_LM_CONFIG, ...options.config };
+  const base = {
+    ...DEFAULT_LM_CONFIG,
+    ...corpusDefaults(train.map(({ r }) => r.text)),
+    ...options.config,
+  };
   let tokenizer: Tokenizer;
   let creators: { names: string[]; counts: number[] };
   if (resuming) {
