@@ -76,7 +76,9 @@ for (const [k, r] of [...table.entries()].sort((x, y) => y[1].ms - x[1].ms).slic
 {
   const { sampleScripts, trainTokenizer } = await import('../src/lm/index.js');
   const { readFileSync } = await import('node:fs');
-  const lines = readFileSync(new URL('../data/youtube-trending-sample.csv', import.meta.url), 'utf8').split('\n');
+  const lines = readFileSync(new URL('../data/youtube-trending-sample.csv', import.meta.url), 'utf8').split(
+    '\n',
+  );
   const tokenizer = trainTokenizer(lines, { vocabSize: 1024 });
   const small = new LmModel({ ...DEFAULT_LM_CONFIG, vocabSize: tokenizer.vocabSize }, { seed: 1 });
   const options = {
