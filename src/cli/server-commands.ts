@@ -5,6 +5,7 @@ import {
   createServer,
   loadApiKeys,
   openDraftScorer,
+  openScriptGenerator,
   startGrpcScorer,
   type GrpcScorer,
   type TkllmServer,
@@ -47,9 +48,12 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let app: TkllmServer | undefined;
   let grpcScorer: GrpcScorer | undefined;
   let model: Awaited<ReturnType<typeof openDraftScorer>>;
+  let generator: Awaited<ReturnType<typeof openScriptGenerator>>;
   try {
     // The active ViralScore model, when one has been trained (`tkllm viralscore train`).
     model = await openDraftScorer(lake, options.dataDir, { threads: options.scoreThreads ?? 1 });
+    // TKLLM with the estimator and policy, when both an LM (`tkllm lm train`) and an estimator exist.
+    generator = await openScriptGenerator(lake, options.dataDir);
     app = await createServer({
       lake,
       apiKeys,
@@ -57,6 +61,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       scoreThreads: options.scoreThreads ?? 1,
       // The server owns the scorer from here: it closes it, or the model that replaced it.
       ...(model ? { scorer: model } : {}),
+      ...(generator ? { generator } : {}),
       logger: options.logLevel === 'silent' ? false : { level: options.logLevel ?? 'info' },
       ...(options.rateLimit === undefined ? {} : { rateLimit: { max: options.rateLimit, windowMs: 60_000 } }),
     });
@@ -65,6 +70,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
         'no API keys configured: ingest and other writes are refused (--api-keys-file or TKLLM_API_KEYS)',
       );
     if (!app.scoreService.available) app.log.warn('no ViralScore model loaded: score endpoints answer 503');
+    if (!generator) app.log.warn('no language model or no estimator: generate endpoints answer 503');
     const address = await app.listen({ host: options.host, port: options.port });
     if (options.grpcPort !== undefined)
       grpcScorer = await startGrpcScorer({
@@ -90,6 +96,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     await grpcScorer?.close();
     await app?.close();
     model?.close();
+    if (app === undefined) generator?.close?.();
     lake.close();
     throw error;
   }

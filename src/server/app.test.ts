@@ -4,7 +4,7 @@ import { ingestFile, lakeStats } from '../lake/index.js';
 import { samplePath } from '../cli/lake-commands.js';
 import { apiKeyStore } from './api-keys.js';
 import { createServer, type ServerOptions, type TkllmServer } from './app.js';
-import type { Draft, DraftScore, DraftScorer, GenerationEvent, ScriptGenerator } from './models.js';
+import type { Draft, DraftScore, DraftScorer } from './models.js';
 
 const key = 'test-secret-key-0123456789';
 const auth = { authorization: `Bearer ${key}` };
@@ -32,39 +32,6 @@ class CountingScorer implements DraftScorer {
         guidance: hook < 0.5 ? ['open with a question'] : [],
       };
     });
-  }
-}
-
-class WordGenerator implements ScriptGenerator {
-  readonly version = 'lm-test-1';
-  async *generate(
-    request: { prompt: string; candidates: number },
-    signal: AbortSignal,
-  ): AsyncIterable<GenerationEvent> {
-    for (let c = 0; c < request.candidates; c++) {
-      const words = [request.prompt, 'take', String(c)];
-      for (const w of words) {
-        if (signal.aborted) return;
-        await new Promise((r) => setTimeout(r, 1));
-        yield { type: 'token', candidate: c, text: `${w} ` };
-      }
-      const score = {
-        viralScore: c / 10,
-        subscores: { emotion: 0, hook: 0, replicability: 0, share: 0, trend: 0 },
-        guidance: [],
-      };
-      yield {
-        type: 'candidate',
-        candidate: {
-          index: c,
-          text: words.join(' '),
-          logProbNorm: -1,
-          rerankScore: c % 2 === 0 ? c : -c,
-          score,
-          policy: { allowed: true, reasons: [] },
-        },
-      };
-    }
   }
 }
 
@@ -124,7 +91,7 @@ describe('ops endpoints', () => {
       scorer: { loaded: false, version: null, versions: [] },
       generator: { loaded: false, version: null },
     });
-    const withModels = await serve({ scorer: new CountingScorer(), generator: new WordGenerator() });
+    const withModels = await serve({ scorer: new CountingScorer() });
     expect((await call(`${withModels}/v1/models`)).body.scorer).toEqual({
       loaded: true,
       version: 'vs-test-1',
@@ -458,50 +425,6 @@ describe('generate endpoints', () => {
       const res = await post(base, path, { prompt: 'a hook about ramen' });
       expect(res).toMatchObject({ status: 503, body: { error: { code: 'MODEL_STATE' } } });
       expect(res.body.error.message).toMatch(/no language model trained yet/);
-    }
-  });
-
-  it('returns candidates ranked by rerank score, with defaults applied', async () => {
-    const base = await serve({ generator: new WordGenerator() });
-    const res = await post(base, '/v1/generate', { prompt: 'ramen', candidates: 4 });
-    expect(res.status).toBe(200);
-    expect(res.body.candidates.map((c) => c.index)).toEqual([2, 0, 1, 3]);
-    expect(res.body.candidates[0].text).toBe('ramen take 2');
-  });
-
-  it('streams tokens, then each candidate, then the ranking, as server-sent events', async () => {
-    const base = await serve({ generator: new WordGenerator() });
-    const res = await fetch(`${base}/v1/generate/stream`, {
-      method: 'POST',
-      headers: json,
-      body: JSON.stringify({ prompt: 'ramen', candidates: 3 }),
-    });
-    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const events = (await res.text())
-      .split('\n\n')
-      .filter(Boolean)
-      .map((block) => {
-        const event = /^event: (.+)$/m.exec(block)?.[1];
-        const data = JSON.parse(/^data: (.+)$/m.exec(block)?.[1] ?? 'null') as Record<string, unknown>;
-        return { event, data };
-      });
-    expect(events.filter((e) => e.event === 'token')).toHaveLength(9);
-    expect(events[0]).toEqual({ event: 'token', data: { candidate: 0, text: 'ramen ' } });
-    expect(events.filter((e) => e.event === 'candidate').map((e) => e.data.index)).toEqual([0, 1, 2]);
-    expect(events.at(-1)).toEqual({ event: 'done', data: { modelVersion: 'lm-test-1', ranking: [2, 0, 1] } });
-  });
-
-  it('answers bad generation requests with a 400 naming the field', async () => {
-    const base = await serve({ generator: new WordGenerator() });
-    for (const [body, field] of [
-      [{}, 'prompt'],
-      [{ prompt: 'x', candidates: 0 }, 'candidates'],
-      [{ prompt: 'x', candidates: 1.5 }, 'candidates'],
-      [{ prompt: 'x', maxNewTokens: 100000 }, 'maxNewTokens'],
-      [{ prompt: 'x', temperature: 0 }, 'temperature'],
-    ] as const) {
-      for (const path of ['/v1/generate', '/v1/generate/stream'])
-        expect(await post(base, path, body)).toMatchObject({ status: 400, body: { error: { field } } });
     }
   });
 });

@@ -71,7 +71,7 @@ export interface ServerOptions {
    * `POST /v1/models/active` switches the served one.
    */
   dataDir?: string;
-  /** The script generator; absent until a language model is trained. */
+  /** The script generator (`openScriptGenerator`); absent until a language model is trained. Closed with the server. */
   generator?: ScriptGenerator;
   /** Largest JSON body in bytes (413 above it). */
   bodyLimitBytes?: number;
@@ -166,6 +166,7 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
   app.decorate('scoreService', scores);
   app.addHook('onClose', (_instance, done) => {
     scores.close();
+    generator?.close?.();
     done();
   });
   for (const schema of sharedSchemas) app.addSchema(schema);

@@ -18,6 +18,8 @@ export type {
   GenerateRequest,
   GeneratedCandidate,
   GenerationEvent,
+  GenerationSummary,
+  LakeUse,
   ScriptGenerator,
   Subscores,
 } from './models.js';
@@ -27,3 +29,4 @@ export { loadViralScoreProto, startGrpcScorer, viralScoreProtoPath } from './grp
 export type { GrpcScorer, GrpcScorerOptions } from './grpc.js';
 export { openDraftScorer } from './viralscore-scorer.js';
 export type { OpenDraftScorerOptions, OpenedDraftScorer, UseLake } from './viralscore-scorer.js';
+export { openScriptGenerator } from './script-generator.js';

@@ -1,4 +1,5 @@
 import { ModelStateError } from '../core/index.js';
+import type { Lake } from '../lake/index.js';
 
 /** A draft to score: the script or caption, with its hashtags and planned posting time where known. */
 export interface Draft {
@@ -60,35 +61,74 @@ export interface DraftScorer {
   twoStage?(drafts: readonly Draft[], keep: number): Promise<TwoStageScores>;
 }
 
-/** A generation request as the API accepts it. */
+/** A generation request as the API accepts it (src/generate's options, the JSON subset). */
 export interface GenerateRequest {
   prompt: string;
-  candidates: number;
-  maxNewTokens: number;
-  temperature?: number;
+  /** Creator whose style to write in (an author key or its name); default generic. */
+  creator?: string;
+  /** Candidates sampled. */
+  n: number;
+  /** Longest script in seconds of speech. */
+  seconds: 15 | 30 | 60;
+  /** η of score = logP_norm + η·V. */
+  eta: number;
   seed?: number;
+  keywords?: string[];
+  bannedWords?: string[];
+  region?: string;
 }
 
-/** A finished candidate with its reranking figures and policy verdict. */
+/** A returned candidate with its reranking figures and policy verdict (src/generate's, by rank). */
 export interface GeneratedCandidate {
-  index: number;
+  /** 0 is the best. */
+  rank: number;
+  /** The whole script: prompt and generated text. */
   text: string;
-  /** Mean token log-probability. */
+  tokens: number;
+  /** Mean log-probability per generated token. */
   logProbNorm: number;
-  /** logProbNorm + eta * viralScore, the figure candidates are ranked by. */
-  rerankScore: number;
-  score: DraftScore;
-  policy: { allowed: boolean; reasons: string[] };
+  /** ViralScore before and after the policy penalty. */
+  v: number;
+  vPenalised: number;
+  /** logProbNorm + eta * vPenalised, the figure candidates are ranked by. */
+  score: number;
+  subscores: Record<string, number>;
+  contributions: Record<string, number>;
+  policy: {
+    blocked: boolean;
+    brandSafety: number;
+    reasons: string[];
+    hits: { ruleId: string; category: string; severity: string; text: string }[];
+  };
+  keywordHit: boolean;
+  finishReason: string;
 }
 
-/** What a generator reports while it runs: tokens as they come, then each finished candidate. */
-export type GenerationEvent =
-  { type: 'token'; candidate: number; text: string } | { type: 'candidate'; candidate: GeneratedCandidate };
+/** What one generation returns besides its candidates. */
+export interface GenerationSummary {
+  modelVersion: string;
+  estimator: string;
+  /** Candidates sampled; blocked, keyword-less and empty ones are not returned. */
+  sampled: number;
+  blocked: number;
+  withoutKeyword: number;
+  empty: number;
+  auditId: string | null;
+  timings: { sampleMs: number; rerankMs: number; auditMs: number; totalMs: number };
+}
 
-/** What the server needs of src/generate: candidates streamed as events, stopping when `signal` fires. */
+/** What a generator reports: each returned candidate, best first, then the summary. */
+export type GenerationEvent =
+  { type: 'candidate'; candidate: GeneratedCandidate } | { type: 'done'; summary: GenerationSummary };
+
+/** Runs work on the lake after every earlier use: the server passes its lake gate. */
+export type LakeUse = <T>(work: (lake: Lake) => Promise<T>) => Promise<T>;
+
+/** What the server needs of src/generate: candidates as events, stopping when `signal` fires. */
 export interface ScriptGenerator {
   readonly version: string;
-  generate(request: GenerateRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+  generate(request: GenerateRequest, signal: AbortSignal, useLake: LakeUse): AsyncIterable<GenerationEvent>;
+  close?(): void;
 }
 
 /** The message every endpoint gives when the estimator has not been trained yet. */

@@ -158,29 +158,74 @@ export const ScoreBatchResponse = Type.Object({
   scores: Type.Array(DraftScoreBody),
 });
 
+const Words = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 32 });
 export const GenerateBody = Type.Object(
   {
     prompt: Type.String({ minLength: 1, maxLength: 2000 }),
-    candidates: Type.Integer({ minimum: 1, maximum: 32, default: 8 }),
-    maxNewTokens: Type.Integer({ minimum: 1, maximum: 512, default: 64 }),
-    temperature: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 5 })),
-    seed: Type.Optional(Type.Integer({ minimum: 0 })),
+    creator: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'author key or name with a style row' }),
+    ),
+    n: Type.Integer({ minimum: 1, maximum: 64, default: 8, description: 'candidates sampled' }),
+    seconds: Type.Union([Type.Literal(15), Type.Literal(30), Type.Literal(60)], {
+      default: 15,
+      description: 'longest script, in seconds of speech (2.5 words a second)',
+    }),
+    eta: Type.Number({ minimum: 0, maximum: 100, default: 1, description: 'rerank: logP_norm + eta * V' }),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
+    keywords: Type.Optional(Words),
+    bannedWords: Type.Optional(Words),
+    region: Type.Optional(Type.String({ minLength: 1, maxLength: 20 })),
   },
   { additionalProperties: false },
 );
 
+const Subscores = Type.Record(Type.String(), Type.Number());
 export const CandidateBody = Type.Object({
-  index: Type.Integer(),
+  rank: Type.Integer({ description: '0 is the best' }),
   text: Type.String(),
+  tokens: Type.Integer(),
   logProbNorm: Type.Number(),
-  rerankScore: Type.Number(),
-  score: DraftScoreBody,
-  policy: Type.Object({ allowed: Type.Boolean(), reasons: Type.Array(Type.String()) }),
+  v: Type.Number(),
+  vPenalised: Type.Number(),
+  score: Type.Number({ description: 'logProbNorm + eta * vPenalised' }),
+  subscores: Subscores,
+  contributions: Subscores,
+  policy: Type.Object({
+    blocked: Type.Boolean(),
+    brandSafety: Type.Number(),
+    reasons: Type.Array(Type.String()),
+    hits: Type.Array(
+      Type.Object({
+        ruleId: Type.String(),
+        category: Type.String(),
+        severity: Type.String(),
+        text: Type.String(),
+      }),
+    ),
+  }),
+  keywordHit: Type.Boolean(),
+  finishReason: Type.String(),
+});
+
+export const GenerationSummaryBody = Type.Object({
+  modelVersion: Type.String(),
+  estimator: Type.String(),
+  sampled: Type.Integer(),
+  blocked: Type.Integer(),
+  withoutKeyword: Type.Integer(),
+  empty: Type.Integer(),
+  auditId: nullable(Type.String()),
+  timings: Type.Object({
+    sampleMs: Type.Number(),
+    rerankMs: Type.Number(),
+    auditMs: Type.Number(),
+    totalMs: Type.Number(),
+  }),
 });
 
 export const GenerateResponse = Type.Object({
-  modelVersion: Type.String(),
-  candidates: Type.Array(CandidateBody, { description: 'ranked by rerankScore, best first' }),
+  ...GenerationSummaryBody.properties,
+  candidates: Type.Array(CandidateBody, { description: 'ranked by score, best first; never a blocked one' }),
 });
 
 const ModelState = Type.Object({ loaded: Type.Boolean(), version: nullable(Type.String()) });

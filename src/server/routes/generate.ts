@@ -6,6 +6,8 @@ import {
   requireModel,
   type GeneratedCandidate,
   type GenerateRequest,
+  type GenerationSummary,
+  type LakeUse,
 } from '../models.js';
 import { GenerateBody, GenerateResponse, type GenerateBodyT } from '../schemas.js';
 import { streamSse } from '../sse.js';
@@ -15,20 +17,23 @@ const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, T
 const toRequest = (body: GenerateBodyT): GenerateRequest => {
   const request: GenerateRequest = {
     prompt: body.prompt,
-    candidates: body.candidates,
-    maxNewTokens: body.maxNewTokens,
+    n: body.n,
+    seconds: body.seconds,
+    eta: body.eta,
   };
-  if (body.temperature !== undefined) request.temperature = body.temperature;
+  if (body.creator !== undefined) request.creator = body.creator;
   if (body.seed !== undefined) request.seed = body.seed;
+  if (body.keywords !== undefined) request.keywords = body.keywords;
+  if (body.bannedWords !== undefined) request.bannedWords = body.bannedWords;
+  if (body.region !== undefined) request.region = body.region;
   return request;
 };
 
-const ranked = (candidates: GeneratedCandidate[]) =>
-  [...candidates].sort((a, b) => b.rerankScore - a.rerankScore);
-
 /** POST /v1/generate (JSON) and /v1/generate/stream (server-sent events): candidates reranked by ViralScore. */
 export function generateRoutes(context: ServerContext): FastifyPluginCallbackTypebox {
-  const { generator } = context;
+  const { generator, gate } = context;
+  // Every generation reads (the estimator's history) and writes (the audit) the lake: through the gate.
+  const useLake: LakeUse = (work) => gate.use(work);
   return (app, _options, done) => {
     app.post(
       '/v1/generate',
@@ -36,7 +41,10 @@ export function generateRoutes(context: ServerContext): FastifyPluginCallbackTyp
         schema: {
           tags: ['generate'],
           summary: 'Generate candidates and return them ranked, each with its breakdown and policy verdict',
-          description: `503 with code MODEL_STATE until a language model is trained (${noGeneratorMessage}).`,
+          description:
+            'N candidates from TKLLM (banned terms masked), scored by the active estimator, screened by policy ' +
+            '(blocked ones never returned) and ranked by logP_norm + eta * V; every candidate is audited. ' +
+            `503 with code MODEL_STATE until a language model and an estimator are trained (${noGeneratorMessage}).`,
           body: GenerateBody,
           response: { 200: GenerateResponse, ...errors(400, 413, 429, 503) },
         },
@@ -49,9 +57,12 @@ export function generateRoutes(context: ServerContext): FastifyPluginCallbackTyp
           if (!reply.raw.writableFinished) abort.abort();
         });
         const candidates: GeneratedCandidate[] = [];
-        for await (const event of model.generate(toRequest(request.body), abort.signal))
+        let summary: GenerationSummary | undefined;
+        for await (const event of model.generate(toRequest(request.body), abort.signal, useLake))
           if (event.type === 'candidate') candidates.push(event.candidate);
-        return { modelVersion: model.version, candidates: ranked(candidates) };
+          else summary = event.summary;
+        if (summary === undefined) throw new Error('the generation ended without its summary');
+        return { ...summary, candidates };
       },
     );
 
@@ -60,11 +71,13 @@ export function generateRoutes(context: ServerContext): FastifyPluginCallbackTyp
       {
         schema: {
           tags: ['generate'],
-          summary: 'The same, streamed as server-sent events: token, candidate, then done with the ranking',
+          summary: 'The same, streamed as server-sent events: each ranked candidate, then done',
           description:
-            'Events: `token` {candidate, text}; `candidate` (a finished Candidate); `done` {modelVersion, ranking: ' +
-            'candidate indices best first}; `error` {code, message}. ' +
-            `503 with code MODEL_STATE before the stream opens when no language model is trained.`,
+            'Events: `candidate` (a Candidate, best first, as soon as the batch is ranked); `done` (the summary: ' +
+            'model, estimator, sampled, blocked, audit id, timings, and `ranking`, the texts best first); ' +
+            '`error` {code, message}. Decoding is not observable token by token through src/generate, so no ' +
+            '`token` events are sent. 503 with code MODEL_STATE before the stream opens when no language model ' +
+            'is trained.',
           body: GenerateBody,
           produces: ['text/event-stream'],
           response: { ...errors(400, 413, 429, 503) },
@@ -74,19 +87,13 @@ export function generateRoutes(context: ServerContext): FastifyPluginCallbackTyp
         const model = requireModel(generator, noGeneratorMessage);
         const body = toRequest(request.body);
         await streamSse(reply, async function* (signal) {
-          const finished: GeneratedCandidate[] = [];
-          for await (const event of model.generate(body, signal)) {
-            if (event.type === 'token')
-              yield { event: 'token', data: { candidate: event.candidate, text: event.text } };
-            else {
-              finished.push(event.candidate);
+          const ranking: number[] = [];
+          for await (const event of model.generate(body, signal, useLake)) {
+            if (event.type === 'candidate') {
+              ranking.push(event.candidate.rank);
               yield { event: 'candidate', data: event.candidate };
-            }
+            } else yield { event: 'done', data: { ...event.summary, ranking } };
           }
-          yield {
-            event: 'done',
-            data: { modelVersion: model.version, ranking: ranked(finished).map((c) => c.index) },
-          };
         });
       },
     );
