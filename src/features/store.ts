@@ -117,9 +117,9 @@ export async function writeFeatureRows(
         a.endRow();
       }
     });
-    // The values travel as JSON text and DuckDB casts them to FLOAT[] in one statement: the Node API builds a
-    // list value number by number (about 9 us each on the shared machine), the cast ran 4-5 times faster.
-    // Math.fround first, so that the text parses to exactly the float a Float32Array would hold.
+    // The values travel as text and DuckDB casts them to FLOAT[] in one statement: the Node API builds a list
+    // value number by number (about 9 us each on the shared machine), the cast ran 4-5 times faster. The text
+    // is exact (see floatsText), so the stored floats are those a Float32Array would hold.
     await lake.run(`CREATE OR REPLACE TEMP TABLE feature_stage (
       post_key VARCHAR NOT NULL, group_name VARCHAR NOT NULL, present BOOLEAN NOT NULL, vals VARCHAR NOT NULL)`);
     await append(lake, 'feature_stage', (a) => {
@@ -129,7 +129,7 @@ export async function writeFeatureRows(
           a.appendVarchar(r.key);
           a.appendVarchar(g);
           a.appendBoolean(v.present);
-          a.appendVarchar(v.present ? floatsJson(v.values) : '[]');
+          a.appendVarchar(v.present ? floatsText(v.values) : '[]');
           a.endRow();
         }
     });
@@ -164,16 +164,22 @@ async function storeEncoder(lake: Lake, model: PpmiModel): Promise<void> {
   });
   // As for the feature values: one text cast instead of a list value built number by number.
   await lake.run(
-    `UPDATE feature_encoders SET vectors = ${sqlString(floatsJson(model.vectors))}::FLOAT[] WHERE encoder_id = ${sqlString(id)}`,
+    `UPDATE feature_encoders SET vectors = ${sqlString(floatsText(model.vectors))}::FLOAT[] WHERE encoder_id = ${sqlString(id)}`,
   );
 }
 
-/** JSON text of numbers rounded to float32 (non-finite values, which no group should hold, become null). */
-function floatsJson(values: ArrayLike<number>): string {
-  const parts: string[] = [];
+/**
+ * Text of numbers rounded to float32 that DuckDB's cast to FLOAT[] reads back bit for bit, as the appender
+ * stored them. `String` of a float32 value is a decimal that parses back to it, but `String(-0)` is "0": the
+ * SVD's sign flip turns a word's all-zero vector (a word with no positive PMI) into -0s, and an encoder's id
+ * hashes the bytes of its vectors, so the stored copy loaded with another id. -0 is spelt out; NaN, Infinity
+ * and -Infinity are read by DuckDB as those values.
+ */
+function floatsText(values: ArrayLike<number>): string {
+  const parts: string[] = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = Math.fround(values[i]);
-    parts.push(Number.isFinite(v) ? String(v) : 'null');
+    parts[i] = Object.is(v, -0) ? '-0' : String(v);
   }
   return `[${parts.join(',')}]`;
 }
