@@ -177,7 +177,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         url: `${base}/v1/generate`,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ prompt: 'ramen at 3am', candidates: 8, maxNewTokens: 32 }),
+        body: JSON.stringify({ prompt: 'What', n: 8, seconds: 15, seed: 1 }),
         connections: Math.min(connections, 8),
         duration,
       });

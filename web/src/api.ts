@@ -60,13 +60,19 @@ export interface DraftScore {
   guidance: string[];
 }
 
+/** A generated candidate as `/v1/generate` gives it: subscores keyed E, H, R, S, T. */
 export interface Candidate {
-  index: number;
+  /** 0 is the best. */
+  rank: number;
   text: string;
   logProbNorm: number;
-  rerankScore: number;
-  score: DraftScore;
-  policy: { allowed: boolean; reasons: string[] };
+  v: number;
+  vPenalised: number;
+  /** logProbNorm + eta * vPenalised: what the ranking sorts by. */
+  score: number;
+  subscores: Record<'E' | 'H' | 'R' | 'S' | 'T', number>;
+  contributions: Record<'E' | 'H' | 'R' | 'S' | 'T', number>;
+  policy: { blocked: boolean; brandSafety: number; reasons: string[] };
 }
 
 export interface PolicyCheck {

@@ -261,32 +261,44 @@ function setupGenerate(): void {
     stop.disabled = false;
     const body = {
       prompt: $<HTMLInputElement>('generate-prompt').value,
-      candidates: Number($<HTMLInputElement>('generate-count').value),
+      n: Number($<HTMLInputElement>('generate-count').value),
     };
     postEvents(
       '/v1/generate/stream',
       body,
       (event, data) => {
-        if (event === 'token') {
-          const t = data as { candidate: number; text: string };
-          const p = item(t.candidate).querySelector('.text');
-          if (p) p.textContent += t.text;
-        } else if (event === 'candidate') {
+        if (event === 'candidate') {
+          // Candidates arrive ranked, best first, once the batch is decoded, scored and screened.
           const c = data as Candidate;
-          const li = item(c.index);
+          const li = item(c.rank);
+          const policy =
+            c.policy.reasons.length === 0
+              ? `policy: clear, brand safety ${c.policy.brandSafety.toFixed(2)}`
+              : `policy: ${c.policy.reasons.join(', ')} (brand safety ${c.policy.brandSafety.toFixed(2)})`;
           li.replaceChildren(
             element('p', c.text, 'text'),
             element(
               'p',
-              `rerank ${c.rerankScore.toFixed(3)} · log-prob ${c.logProbNorm.toFixed(3)} · ${c.policy.allowed ? 'policy: allowed' : `policy: blocked (${c.policy.reasons.join(', ')})`}`,
+              `#${c.rank + 1} · rank score ${c.score.toFixed(3)} · log-prob ${c.logProbNorm.toFixed(3)} · V after policy ${c.vPenalised.toFixed(3)} · ${policy}`,
               'hint',
             ),
-            scoreView(c.score),
+            scoreView({
+              viralScore: c.v,
+              subscores: {
+                emotion: c.subscores.E,
+                hook: c.subscores.H,
+                replicability: c.subscores.R,
+                share: c.subscores.S,
+                trend: c.subscores.T,
+              },
+              guidance: [],
+            }),
           );
         } else if (event === 'done') {
-          const ranking = (data as { ranking: number[] }).ranking;
+          const ranking = (data as { ranking: number[]; sampled: number; blocked: number }).ranking;
+          const { sampled, blocked } = data as { sampled: number; blocked: number };
           list.replaceChildren(...ranking.map((i) => item(i)));
-          status.textContent = `${ranking.length} candidates, best first.`;
+          status.textContent = `${ranking.length} of ${sampled} sampled candidates, best first (${blocked} blocked by policy).`;
         } else if (event === 'error') {
           status.textContent = (data as { message: string }).message;
         }
