@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -8,6 +9,8 @@ import { tempLake } from '../test/temp-lake.js';
 import { samplePath } from '../src/cli/lake-commands.js';
 import { ingestFile } from '../src/lake/index.js';
 import { createServer, type TkllmServer } from '../src/server/index.js';
+import { startServe } from '../src/cli/server-commands.js';
+import { prepareWorkspace } from '../src/generate/index.js';
 import { launchBrowser } from './browser.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -114,4 +117,42 @@ describe('the studio', () => {
     }
     expect(focused).toContain('draft-text');
   });
+});
+
+describe('the studio on a tiny trained LM and estimator', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tkllm-e2e-generate-'));
+  let serve: Awaited<ReturnType<typeof startServe>> | undefined;
+  beforeAll(async () => {
+    await prepareWorkspace(dir, {
+      lm: { vocabSize: 300, dModel: 32, nLayers: 1, nHeads: 2, steps: 40, batchSize: 16, lr: 1e-2 },
+      estimator: { epochs: 1, members: 1 },
+    });
+    serve = await startServe({ dataDir: dir, host: '127.0.0.1', port: 0, logLevel: 'silent' });
+  }, 180_000);
+  afterAll(async () => {
+    await serve?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('generates candidates and shows them ranked, best first, each with its breakdown', async () => {
+    await page.goto(serve!.url);
+    await page.getByLabel('Topic or opening line').fill('What');
+    await page.getByLabel('Candidates', { exact: true }).fill('6');
+    await page.getByLabel('Topic or opening line').press('Enter');
+    await expect
+      .poll(() => page.textContent('#generate-status'), { timeout: 60_000 })
+      .toMatch(/^\d+ of 6 sampled candidates, best first/);
+    const items = page.locator('#generate-candidates li');
+    const count = await items.count();
+    expect(count).toBeGreaterThan(0);
+    const hints = await page.$$eval('#generate-candidates li .hint', (ps) =>
+      ps.map((p) => p.textContent ?? ''),
+    );
+    const scores = hints.map((h) => Number(/rank score (-?[\d.]+)/.exec(h)?.[1]));
+    expect(hints[0]).toMatch(/^#1 · /);
+    for (let i = 1; i < scores.length; i++) expect(scores[i]).toBeLessThanOrEqual(scores[i - 1]);
+    expect(await page.locator('#generate-candidates li').first().locator('meter').count()).toBe(5);
+    for (const t of await page.$$eval('#generate-candidates li .text', (ps) => ps.map((p) => p.textContent)))
+      expect(t?.startsWith('What')).toBe(true);
+  }, 120_000);
 });
