@@ -32,8 +32,9 @@ const toRequest = (body: GenerateBodyT): GenerateRequest => {
 /** POST /v1/generate (JSON) and /v1/generate/stream (server-sent events): candidates reranked by ViralScore. */
 export function generateRoutes(context: ServerContext): FastifyPluginCallbackTypebox {
   const { generator, gate } = context;
-  // Every generation reads (the estimator's history) and writes (the audit) the lake: through the gate.
-  const useLake: LakeUse = (work) => gate.use(work);
+  // Every generation reads (the estimator's history) and writes (its audit rows) the lake: a write through the
+  // gate, so it never interleaves with an ingest's transaction and cached reads are dropped after it.
+  const useLake: LakeUse = (work) => gate.write(work);
   return (app, _options, done) => {
     app.post(
       '/v1/generate',
