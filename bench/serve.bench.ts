@@ -17,30 +17,32 @@ import type { BenchOptions, BenchResult } from './run.js';
 const childFlag = 'TKLLM_SERVE_BENCH_DIR';
 
 /**
- * In the child: open a lake with the sample, train a small ViralScore model on it (unless told not to),
+ * In the child: open a lake with the sample, train a small ViralScore model and a small TKLLM on it (unless
+ * told not to),
  * serve it on a free loopback port and report the address.
  */
 async function serveChild(dir: string, train: boolean): Promise<void> {
   const { Lake, ingestFile } = await import('../src/lake/index.js');
-  const { createServer, openDraftScorer } = await import('../src/server/index.js');
+  const { createServer, openDraftScorer, openScriptGenerator } = await import('../src/server/index.js');
   const { samplePath } = await import('../src/cli/lake-commands.js');
-  const lake = await Lake.open(dir);
-  await ingestFile(lake, samplePath, { year: 2017 });
   if (train) {
-    const { extractFeatures } = await import('../src/features/index.js');
-    const { trainViralScore } = await import('../src/viralscore/index.js');
-    await extractFeatures(lake);
-    // A small estimator: the benchmark measures serving, not the model's quality.
-    await trainViralScore(lake, dir, { epochs: 3, members: 2 });
+    // The sample, its features, a small estimator and a small TKLLM (2 layers, width 64, 100 steps): the
+    // benchmark measures serving, not the models' quality.
+    const { prepareWorkspace } = await import('../src/generate/index.js');
+    await prepareWorkspace(dir, { estimator: { epochs: 3, members: 2 }, lm: { steps: 100 } });
   }
+  const lake = await Lake.open(dir);
+  if (!train) await ingestFile(lake, samplePath, { year: 2017 });
   const threads = Number(process.env.TKLLM_SERVE_BENCH_THREADS ?? '1');
   const model = await openDraftScorer(lake, dir, { threads });
+  const generator = await openScriptGenerator(lake, dir);
   const app = await createServer({
     lake,
     rateLimit: false,
     studioDir: null,
     dataDir: dir,
     ...(model ? { scorer: model } : {}),
+    ...(generator ? { generator } : {}),
   });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.send?.({ address });
@@ -52,7 +54,12 @@ async function serveChild(dir: string, train: boolean): Promise<void> {
     }
   });
   process.once('disconnect', () => {
-    void app.close().then(() => lake.close());
+    // Exit once closed: with a generator loaded the child otherwise lingered after closing (not yet
+    // diagnosed; see docs/server.md).
+    void app
+      .close()
+      .then(() => lake.close())
+      .finally(() => process.exit(0));
   });
 }
 
