@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { NotFoundError, ValidationError, writeFileAtomic } from '../core/index.js';
 import { freshLabels } from '../experiments/index.js';
 import { extractFeatures } from '../features/index.js';
-import { Lake } from '../lake/index.js';
 import { encodeSamples, evaluateLm, loadTrainedLm, splitByTime, trainLm } from '../lm/index.js';
 import type { CaptionRecord, TrainLmResult } from '../lm/index.js';
 import { selectHighValue } from '../select/index.js';
@@ -17,28 +16,7 @@ import {
   ViralScoreRegistry,
 } from '../viralscore/index.js';
 import { readCaptions } from './lm-commands.js';
-
-const dataDir = (command: Command) => String(command.optsWithGlobals<{ dataDir: string }>().dataDir);
-
-function number(name: string, check: (n: number) => boolean, expected: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!check(n)) throw new ValidationError(`\`${name}\` must be ${expected}, got "${value}"`);
-    return n;
-  };
-}
-const positiveInt = (name: string) => number(name, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
-const share = (name: string) => number(name, (n) => n > 0 && n < 1, 'a number in (0, 1)');
-const nonNegative = (name: string) => number(name, (n) => n >= 0, 'a number >= 0');
-
-async function withLake<T>(dir: string, work: (lake: Lake) => Promise<T>): Promise<T> {
-  const lake = await Lake.open(dir);
-  try {
-    return await work(lake);
-  } finally {
-    lake.close();
-  }
-}
+import { dataDirOf, nonNegative, positiveInt, share, withLake } from './options.js';
 
 /** Options of `updateLmOnPool`. */
 export interface LmUpdateOptions {
@@ -230,7 +208,7 @@ export function addFeedbackCommands(program: Command): void {
         },
         command: Command,
       ) => {
-        const dir = dataDir(command);
+        const dir = dataDirOf(command);
         const since = opts.since === undefined ? undefined : new Date(opts.since);
         if (since !== undefined && Number.isNaN(since.getTime()))
           throw new ValidationError(`\`--since\` must be a time, got "${opts.since}"`);
@@ -261,7 +239,7 @@ export function addFeedbackCommands(program: Command): void {
   vs.command('rollback')
     .description('activate the version before the active one (its parent); nothing is deleted')
     .action((_opts: unknown, command: Command) => {
-      const { from, to } = rollbackEstimator(new ViralScoreRegistry(dataDir(command)));
+      const { from, to } = rollbackEstimator(new ViralScoreRegistry(dataDirOf(command)));
       console.log(`active viralscore model: ${to} (was ${from})`);
     });
 
@@ -291,7 +269,7 @@ export function addFeedbackCommands(program: Command): void {
         },
         command: Command,
       ) => {
-        const dir = dataDir(command);
+        const dir = dataDirOf(command);
         const modelDir = opts.modelDir ?? join(dir, 'models', 'lm');
         const captions = await withLake(dir, async (lake) => {
           await extractFeatures(lake);

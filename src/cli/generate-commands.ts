@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { terminalProgress, ValidationError } from '../core/index.js';
+import { terminalProgress } from '../core/index.js';
 import {
   checkDraft,
   evaluateGeneration,
@@ -9,22 +9,10 @@ import {
   prepareWorkspace,
 } from '../generate/index.js';
 import type { GenerateOptions, GenerationResult, Guidance } from '../generate/index.js';
-import { Lake } from '../lake/index.js';
 import { loadPolicyPack, type PolicyPack } from '../safety/index.js';
 import { openViralScorer } from '../viralscore/index.js';
+import { dataDirOf, dateOption, nonNegative, positive, positiveInt, withLake } from './options.js';
 
-const dataDir = (command: Command) => String(command.optsWithGlobals<{ dataDir: string }>().dataDir);
-
-function number(name: string, check: (n: number) => boolean, expected: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!check(n)) throw new ValidationError(`\`${name}\` must be ${expected}, got "${value}"`);
-    return n;
-  };
-}
-const positiveInt = (name: string) => number(name, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
-const nonNegative = (name: string) => number(name, (n) => n >= 0, 'a number >= 0');
-const positive = (name: string) => number(name, (n) => n > 0, 'a number > 0');
 const list = (value: string) =>
   value
     .split(',')
@@ -32,21 +20,7 @@ const list = (value: string) =>
     .filter(Boolean);
 const repeat = (v: string, all: string[]) => [...all, v];
 
-function parseDate(value: string): Date {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime()))
-    throw new ValidationError(`\`--posted-at\` must be a date such as 2025-06-01T18:00:00Z, got "${value}"`);
-  return date;
-}
-
-async function withLake<T>(dir: string, work: (lake: Lake) => Promise<T>): Promise<T> {
-  const lake = await Lake.open(dir);
-  try {
-    return await work(lake);
-  } finally {
-    lake.close();
-  }
-}
+const parseDate = dateOption('--posted-at', '2025-06-01T18:00:00Z');
 
 const packsOf = (paths: string[]): PolicyPack[] | undefined =>
   paths.length === 0 ? undefined : paths.map((p) => loadPolicyPack(p));
@@ -161,7 +135,7 @@ export function addGenerateCommands(program: Command): void {
     )
     .option('--json', 'print one JSON object')
     .action(async (prompt: string, flags: GenerateFlags, command: Command) => {
-      const dir = dataDir(command);
+      const dir = dataDirOf(command);
       const result = await withLake(dir, async (lake) => {
         const packs = packsOf(flags.pack);
         const g = await openGenerator(lake, dir, {
@@ -225,7 +199,7 @@ export function addGenerateCommands(program: Command): void {
         },
         command: Command,
       ) => {
-        const dir = dataDir(command);
+        const dir = dataDirOf(command);
         const guidance = await withLake(dir, async (lake) => {
           const scorer = await openViralScorer(lake, dir, { topFeatures: 5 });
           try {
@@ -282,7 +256,7 @@ export function addGenerateCommands(program: Command): void {
         },
         command: Command,
       ) => {
-        const dir = dataDir(command);
+        const dir = dataDirOf(command);
         if (flags.prepare !== undefined)
           await prepareWorkspace(dir, {
             ...(typeof flags.prepare === 'string' ? { files: [resolve(flags.prepare)] } : {}),

@@ -7,21 +7,11 @@ import { ingestFiles, Lake } from '../lake/index.js';
 import { DEFAULT_LM_CONFIG, loadTrainedLm, sampleScripts, trainCaptionLm } from '../lm/index.js';
 import type { CaptionLmResult, CaptionRecord, SampleOptions } from '../lm/index.js';
 import { samplePath } from './lake-commands.js';
+import { dataDirOf, nonNegative, numberOption, positiveInt, share } from './options.js';
 
-const dataDir = (command: Command) => String(command.optsWithGlobals<{ dataDir: string }>().dataDir);
-const defaultModelDir = (command: Command) => join(dataDir(command), 'models', 'lm');
+const defaultModelDir = (command: Command) => join(dataDirOf(command), 'models', 'lm');
 
-function number(name: string, check: (n: number) => boolean, expected: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!check(n)) throw new ValidationError(`\`${name}\` must be ${expected}, got "${value}"`);
-    return n;
-  };
-}
-const positiveInt = (name: string) => number(name, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
-const nonNegative = (name: string) => number(name, (n) => n >= 0, 'a number >= 0');
-const share = (name: string) => number(name, (n) => n > 0 && n < 1, 'a number in (0, 1)');
-const dropoutRate = (name: string) => number(name, (n) => n >= 0 && n < 1, 'a number in [0, 1)');
+const dropoutRate = (name: string) => numberOption(name, (n) => n >= 0 && n < 1, 'a number in [0, 1)');
 
 /**
  * The captions of the lake as plain data for the LM: one per distinct text (the earliest post), with
@@ -289,7 +279,7 @@ export function addLmCommands(program: Command): void {
       ),
   ).action(async (flags: TrainFlags, command: Command) => {
     const modelDir = resolve(flags.modelDir ?? defaultModelDir(command));
-    const result = await trainFromLake(dataDir(command), modelDir, flags);
+    const result = await trainFromLake(dataDirOf(command), modelDir, flags);
     printTraining(result, modelDir, flags.json);
   });
 
@@ -326,7 +316,7 @@ export function addLmCommands(program: Command): void {
       ),
     DEMO_DEFAULTS,
   ).action(async (flags: TrainFlags, command: Command) => {
-    const dir = join(dataDir(command), 'lm-demo');
+    const dir = join(dataDirOf(command), 'lm-demo');
     rmSync(dir, { recursive: true, force: true });
     const lake = await Lake.open(dir);
     try {
@@ -363,7 +353,7 @@ export function addLmCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       async (creator: string, flags: { model: string; top: number; json?: boolean }, command: Command) => {
-        const lake = await Lake.open(dataDir(command));
+        const lake = await Lake.open(dataDirOf(command));
         try {
           const near = await similarCreators(lake, creator, { model: flags.model, top: flags.top });
           if (flags.json === true) console.log(JSON.stringify(near));

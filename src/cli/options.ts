@@ -32,6 +32,7 @@ export const positiveInt = (name: string) =>
   numberOption(name, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
 export const nonNegative = (name: string) => numberOption(name, (n) => n >= 0, 'a number >= 0');
 export const positive = (name: string) => numberOption(name, (n) => n > 0, 'a number > 0');
+export const share = (name: string) => numberOption(name, (n) => n > 0 && n < 1, 'a number in (0, 1)');
 
 /** A parser for a date option (ISO 8601 or anything `Date` reads). */
 export function dateOption(name: string, example = '2025-06-01T10:00:00Z') {
