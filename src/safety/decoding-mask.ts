@@ -161,18 +161,10 @@ export class BannedSequenceMask {
   endingFires(state: number): boolean {
     const known = this.endFires.get(state);
     if (known !== undefined) return known;
-    const { ac, canon, utf8 } = this.states[state];
-    let s = ac;
-    let fires = false;
-    const machine = new Canonicalizer((ch) => {
-      s = this.automaton.step(s, ch);
-      if (this.automaton.output(s).length > 0) fires = true;
+    const { fires } = this.replay(state, (decoder, push, machine) => {
+      decoder.finish(push);
+      machine.finish(0);
     });
-    machine.restore(canon);
-    const decoder = new Utf8Stream();
-    decoder.restore(utf8);
-    decoder.finish((cp) => machine.push(cp, 0, 0));
-    machine.finish(0);
     this.endFires.set(state, fires);
     return fires;
   }
@@ -258,6 +250,23 @@ export class BannedSequenceMask {
     const key = state * 257 + byte;
     const packed = this.transitions.get(key);
     if (packed !== undefined) return { next: packed >> 1, fires: (packed & 1) === 1 };
+    const run = this.replay(state, (decoder, push) => {
+      if (byte === FLUSH) decoder.finish(push);
+      else decoder.push(byte, push);
+    });
+    const next = this.intern(run.ac, run.machine.key(), run.decoder.key());
+    this.transitions.set(key, next * 2 + (run.fires ? 1 : 0));
+    return { next, fires: run.fires };
+  }
+
+  /**
+   * Rebuilds `state`'s automaton, canonicaliser and UTF-8 decoder, lets `feed` push input through them, and
+   * reports where the automaton ended and whether a banned term completed on the way.
+   */
+  private replay(
+    state: number,
+    feed: (decoder: Utf8Stream, push: (cp: number) => void, machine: Canonicalizer) => void,
+  ): { ac: number; fires: boolean; machine: Canonicalizer; decoder: Utf8Stream } {
     const { ac, canon, utf8 } = this.states[state];
     let s = ac;
     let fires = false;
@@ -268,11 +277,8 @@ export class BannedSequenceMask {
     machine.restore(canon);
     const decoder = new Utf8Stream();
     decoder.restore(utf8);
-    if (byte === FLUSH) decoder.finish((cp) => machine.push(cp, 0, 0));
-    else decoder.push(byte, (cp) => machine.push(cp, 0, 0));
-    const next = this.intern(s, machine.key(), decoder.key());
-    this.transitions.set(key, next * 2 + (fires ? 1 : 0));
-    return { next, fires };
+    feed(decoder, (cp) => machine.push(cp, 0, 0), machine);
+    return { ac: s, fires, machine, decoder };
   }
 }
 
