@@ -1,5 +1,6 @@
 import { ValidationError } from '../core/index.js';
 import type { LmModel, LogitsProcessor, Tokenizer } from '../lm/index.js';
+import { IncrementalDecoder } from './stream.js';
 
 /**
  * Speaking rate behind `seconds`: 2.5 words per second (150 words a minute), the usual rate of a voice-over
@@ -73,12 +74,25 @@ export function keywordProcessor(
   }
   const firsts = new Set(sequences.map((s) => s[0]));
   const satisfied = new Set<number>();
+  // Each candidate's text, decoded one token a step (decoding the whole text each step cost O(length²)).
+  const texts = new Map<number, { decoder: IncrementalDecoder; consumed: number }>();
   return (logits, context) => {
-    if (context.step === 0) satisfied.delete(context.candidate);
+    if (context.step === 0) {
+      satisfied.delete(context.candidate);
+      texts.set(context.candidate, { decoder: new IncrementalDecoder(tokenizer), consumed: 0 });
+    }
     if (satisfied.has(context.candidate)) return;
     const g = context.generated;
-    // Re-reading the whole text each step would cost O(length²); a candidate that has its keyword keeps it.
-    if (g.length > 0 && hasKeyword(tokenizer.decode(g), keywords)) {
+    let state = texts.get(context.candidate);
+    if (state === undefined) {
+      state = { decoder: new IncrementalDecoder(tokenizer), consumed: 0 };
+      texts.set(context.candidate, state);
+    }
+    let grew = false;
+    for (; state.consumed < g.length; state.consumed++)
+      grew = state.decoder.push(g[state.consumed]).length > 0 || grew;
+    // A candidate that has its keyword keeps it.
+    if (grew && hasKeyword(state.decoder.text, keywords)) {
       satisfied.add(context.candidate);
       return;
     }

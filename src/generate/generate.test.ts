@@ -61,6 +61,32 @@ describe('controls', () => {
     for (const c of r.candidates) expect(c.text.split(/\s+/).filter(Boolean).length).toBeLessThanOrEqual(4);
   });
 
+  it('ends a candidate once its budget is spent instead of decoding text that is cut', async () => {
+    const short = await opened.generator.generate('', { n: 16, seconds: 1, wordsPerSecond: 2, seed: 1 });
+    const long = await opened.generator.generate('', { n: 16, seconds: 60, seed: 1 });
+    expect(short.sampledTokens).toBeLessThan(long.sampledTokens);
+    const cut = short.candidates.filter((c) => c.finishReason === 'cut');
+    expect(cut.length).toBeGreaterThan(0);
+    for (const c of cut) expect(c.text.split(/\s+/).filter(Boolean)).toHaveLength(2);
+  });
+
+  it('stops every candidate at its next step once the signal is aborted', async () => {
+    const signal = { aborted: false };
+    let seen = 0;
+    const r = await opened.generator.generate('', {
+      n: 4,
+      seconds: 60,
+      seed: 2,
+      audit: false,
+      signal,
+      onToken: () => {
+        if (++seen === 3) signal.aborted = true;
+      },
+    });
+    expect(r.sampledTokens).toBeLessThan(4 * 12);
+    expect(r.candidates.every((c) => c.finishReason === 'aborted')).toBe(true);
+  });
+
   it('returns only candidates that hold a keyword', async () => {
     const r = await opened.generator.generate('', { n: 16, keywords: ['the'], keywordBias: 6, seed: 2 });
     expect(r.candidates.length + r.withoutKeyword + r.blocked + r.empty).toBeGreaterThanOrEqual(
@@ -111,6 +137,23 @@ describe('safety', () => {
     }
     expect(unmaskedHits).toBeGreaterThan(20);
     expect(hits).toBe(0);
+  });
+
+  it('streams pieces that spell each final script and never hold a banned term, even mid-stream', async () => {
+    const pieces = new Map<number, string>();
+    const r = await opened.generator.generate('How', {
+      n: 24,
+      seed: 9,
+      bannedWords: banned,
+      audit: false,
+      onToken: ({ candidate, text }) => {
+        const so = (pieces.get(candidate) ?? '') + text;
+        pieces.set(candidate, so);
+        expect(checker.check(`How${so}`).blocked).toBe(false);
+      },
+    });
+    expect(r.candidates.length).toBeGreaterThan(0);
+    for (const c of r.candidates) expect(`How${pieces.get(c.index) ?? ''}`).toBe(c.text);
   });
 
   it('records every generation in the audit table, returned and not', async () => {

@@ -13,10 +13,9 @@ import {
   recordAudit,
   screenCandidates,
 } from '../safety/index.js';
-import type { PolicyHit, PolicyPack } from '../safety/index.js';
+import type { AuditRecord, PolicyHit, PolicyPack } from '../safety/index.js';
 import type { FeatureEffect, SubscoreName, ViralScorer } from '../viralscore/index.js';
 import {
-  cutToWords,
   DEFAULT_WORDS_PER_SECOND,
   hasKeyword,
   keywordProcessor,
@@ -25,14 +24,20 @@ import {
 } from './controls.js';
 import type { PrefixReward, RadStats } from './rad.js';
 import { lengthNormalisedLogProb, rerank } from './rerank.js';
+import { ScriptGrowth, type TokenPiece } from './stream.js';
 
 /** What a generator is made of: the trained LM, the estimator, policy, and the lake for the audit. */
 export interface GeneratorParts {
   lm: TrainedLm;
   /** The estimator (`openViralScorer`); only `score` and `version` are used. */
   scorer: Pick<ViralScorer, 'score' | 'version'>;
-  /** Where each generation is audited (`safety_audit`); without it nothing is recorded. */
+  /** Where each generation is audited (`safety_audit`); without it (and without `audit`) nothing is recorded. */
   lake?: Lake;
+  /**
+   * Writes a generation's audit record and returns its id, instead of `recordAudit(lake, record)`: a
+   * generator in a worker thread hands the record to the thread that owns the lake.
+   */
+  audit?: (record: AuditRecord) => Promise<string>;
   /** Policy packs (default: the shipped packs). */
   packs?: readonly PolicyPack[];
   penalty?: PolicyPenalty;
@@ -81,10 +86,20 @@ export interface GenerateOptions {
   seed?: number;
   /** Write the generation to the audit table (default true when the generator has a lake). */
   audit?: boolean;
+  /**
+   * Called while decoding with each candidate's new text: whole characters only (a byte token that ends
+   * inside a character waits for the rest), never text the seconds budget will cut, and with nothing masked
+   * to come back. A candidate's pieces, in order, spell its final text after the prompt.
+   */
+  onToken?: (piece: TokenPiece) => void;
+  /** Once `aborted`, every candidate ends at its next step (finish reason `aborted`); the rest still runs. */
+  signal?: { readonly aborted: boolean };
 }
 
 /** One candidate with everything needed to audit the choice. */
 export interface GeneratedCandidate {
+  /** Its place in the sampled batch (the `candidate` of its `onToken` pieces). */
+  index: number;
   /** The whole script: prompt and generated text. */
   text: string;
   /** Tokens generated. */
@@ -102,7 +117,7 @@ export interface GeneratedCandidate {
   topFeatures: FeatureEffect[];
   policy: { blocked: boolean; brandSafety: number; hits: PolicyHit[]; reasons: string[] };
   keywordHit: boolean;
-  /** Why sampling ended: end of script, the length limit, or the seconds budget (`cut`). */
+  /** Why sampling ended: end of script, the length limit (the context), or the seconds budget (`cut`). */
   finishReason: 'end' | 'stop' | 'length' | 'aborted' | 'cut';
 }
 
@@ -254,14 +269,44 @@ export class Generator {
       throw new ValidationError(
         `the prompt takes ${promptTokens} tokens, the model's context is ${model.config.contextLength}`,
       );
-    const maxNewTokens = Math.min(room, Math.ceil(words * 2));
+    // Decoding may run to the context; each candidate ends as soon as its seconds budget is spent (below), so
+    // a byte-level model (6 tokens a word) and a BPE one (1-2) both get whole scripts without a guess of
+    // tokens per word.
+    const maxNewTokens = room;
     const processors: LogitsProcessor[] = [];
     if (keywords.length > 0) processors.push(keywordProcessor(tokenizer, keywords, options.keywordBias ?? 4));
     const rad =
       radEta > 0 ? this.parts.reward!.processor({ eta: radEta, topK: options.radTopK ?? 8 }) : undefined;
     if (rad !== undefined) processors.push(rad.processor);
-    // Last, so that no bias can bring a banned token back.
+    // After the biases, so that no bias can bring a banned token back.
     processors.push(maskingProcessor(this.maskFor(options.region, banned), { maxNewTokens, prefix: prompt }));
+    // Last: follows each candidate's text (one token's bytes a step), hands its new text to `onToken`, and
+    // ends a candidate once its budget's last word has ended, so no step is spent on text that would be cut.
+    const growths = Array.from({ length: n }, () => new ScriptGrowth(tokenizer, prompt, words));
+    const consumed = new Int32Array(n);
+    const ended = new Uint8Array(n); // 1: ended for the budget, 2: aborted
+    const onToken = options.onToken;
+    const feed = (i: number, generated: readonly number[]) => {
+      for (; consumed[i] < generated.length; consumed[i]++) growths[i].add(generated[consumed[i]]);
+    };
+    const send = (i: number, text: string) => {
+      if (text.length > 0 && onToken !== undefined) onToken({ candidate: i, text });
+    };
+    const end = tokenizer.endOfScriptId;
+    processors.push((logits, context) => {
+      const i = context.candidate;
+      feed(i, context.generated);
+      // The mask bans ending the script here when the word being written would complete a banned term
+      // (or half a character is pending): that word is not shown until a later token settles it.
+      send(i, growths[i].take(logits[end] === -Infinity));
+      const reason = growths[i].complete ? 1 : options.signal?.aborted === true ? 2 : 0;
+      // The mask never bans the end of a script after a finished word; if it did, decoding goes on.
+      if (reason === 0 || logits[end] === -Infinity) return;
+      const keep = logits[end];
+      logits.fill(-Infinity);
+      logits[end] = keep;
+      ended[i] = reason;
+    });
     const sampleOptions: SampleOptions = {
       prompt,
       style: row,
@@ -277,9 +322,12 @@ export class Generator {
     const sampled = withStyleStrength(model, row, styleStrength, () =>
       sampleScripts(model, tokenizer, sampleOptions),
     );
-    const drafts = sampled.candidates.map((c) => {
-      const { text, cut } = cutToWords(prompt + c.text, words);
-      return { candidate: c, text, cut };
+    const drafts = sampled.candidates.map((c, i) => {
+      // The last token of a candidate that ran to the context reaches no processor: fed here.
+      feed(i, c.tokens);
+      send(i, growths[i].finish());
+      if (ended[i] === 2) c.finishReason = 'aborted';
+      return { candidate: c, text: growths[i].finalText, cut: growths[i].complete };
     });
     return {
       drafts,
@@ -328,6 +376,7 @@ export class Generator {
     const all = drafts.map((d, i) => {
       const s = screened[i];
       const candidate: GeneratedCandidate = {
+        index: i,
         text: d.text,
         tokens: d.candidate.tokens.length,
         logProbNorm: lengthNormalisedLogProb(d.candidate.logProbs),
@@ -363,9 +412,14 @@ export class Generator {
     for (const a of all) a.candidate.score = a.candidate.logProbNorm + eta * a.candidate.vPenalised;
 
     let auditId: string | undefined;
-    if (this.parts.lake !== undefined && options.audit !== false) {
+    const sink =
+      this.parts.audit ??
+      (this.parts.lake === undefined
+        ? undefined
+        : (record: AuditRecord) => recordAudit(this.parts.lake!, record));
+    if (sink !== undefined && options.audit !== false) {
       const returned = new Set(ordered.map((c) => c.text));
-      auditId = await recordAudit(this.parts.lake, {
+      auditId = await sink({
         kind: 'generation',
         prompt,
         ...(creator === null ? {} : { creator }),

@@ -21,6 +21,8 @@ export {
   keywordProcessor,
   withStyleStrength,
 } from './controls.js';
+export { IncrementalDecoder, ScriptGrowth } from './stream.js';
+export type { TokenPiece } from './stream.js';
 export { PrefixReward, trainPrefixReward } from './rad.js';
 export type { PrefixRewardModel, PrefixRewardFit, RadStats, TrainPrefixRewardOptions } from './rad.js';
 export { readScoredCaptions } from './lake-data.js';

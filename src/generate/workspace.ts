@@ -76,6 +76,8 @@ export interface OpenGeneratorOptions {
    * the scoring time of a batch, and V, subscores and contributions need none).
    */
   topFeatures?: number;
+  /** Where audit records go instead of the lake (`GeneratorParts.audit`). */
+  audit?: GeneratorParts['audit'];
 }
 
 /** A generator on a data directory's lake, LM and active estimator; `close` frees them. */
@@ -114,6 +116,7 @@ export async function openGenerator(
     modelName: lmDir,
     ...(reward === undefined ? {} : { reward }),
     ...(options.packs === undefined ? {} : { packs: options.packs }),
+    ...(options.audit === undefined ? {} : { audit: options.audit }),
   });
   return {
     generator,
