@@ -2,11 +2,12 @@
  * select: high-value sample selection from ViralScores given as plain data: top/bottom thresholds,
  * w_i = 1 + λ·V_i, weighted sampling, stratification by content type, and a report of what was kept.
  */
-export { selectHighValue, weightedSample, formatSelectionReport } from './select.js';
+export { selectHighValue, weightedSample, formatSelectionReport, normalisedRanks } from './select.js';
 export type {
   ScoredPost,
   SelectedPost,
   SelectOptions,
+  Weighting,
   Selection,
   SelectionReport,
   GroupReport,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../core/index.js';
 import { inferContentType } from './content-type.js';
-import { formatSelectionReport, selectHighValue, weightedSample } from './select.js';
+import { formatSelectionReport, normalisedRanks, selectHighValue, weightedSample } from './select.js';
 
 describe('inferContentType', () => {
   it('applies the stated rule: hashtags count twice, words once, ties go to the more specific type', () => {
@@ -42,6 +42,24 @@ describe('selectHighValue', () => {
     expect(report.byContentType.education.posts).toBe(10);
     expect(report.byRole.positive.meanViralScore).toBeCloseTo(0.85, 10);
     expect(formatSelectionReport(report)).toContain('education');
+  });
+
+  it('weights by rank within each stratum or emphasises the top share, as asked', () => {
+    const byRank = selectHighValue(posts, { lambda: 3, weighting: 'rank' }).posts;
+    // V 0.0..0.9 within each content type: ranks 0, 1/9, ..., 1.
+    expect(byRank.find((p) => p.id === 'p00')!.weight).toBeCloseTo(1, 10);
+    expect(byRank.find((p) => p.id === 'p13')!.weight).toBeCloseTo(1 + 3 * (3 / 9), 10);
+    expect(byRank.find((p) => p.id === 'p19')!.weight).toBeCloseTo(4, 10);
+    const top = selectHighValue(posts, { lambda: 4, topShare: 0.2, weighting: 'top' });
+    for (const p of top.posts) expect(p.weight).toBe(p.role === 'positive' ? 5 : 1);
+    expect(formatSelectionReport(top.report)).toContain('[positive]');
+    expect(() => selectHighValue(posts, { weighting: 'cubic' as never })).toThrow(/weighting/);
+  });
+
+  it('normalises ranks to [0, 1] with ties sharing their mean rank', () => {
+    expect(normalisedRanks([0.2, 0.9, 0.5])).toEqual([0, 1, 0.5]);
+    expect(normalisedRanks([0.1, 0.4, 0.4, 0.7])).toEqual([0, 0.5, 0.5, 1]);
+    expect(normalisedRanks([0.3])).toEqual([0.5]);
   });
 
   it('rejects scores outside [0, 1] and shares that overlap', () => {

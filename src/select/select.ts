@@ -16,9 +16,17 @@ export interface SelectedPost extends ScoredPost {
   contentType: ContentType;
   /** `positive`: top X % (of its stratum); `negative`: bottom Y %; `middle`: the rest. */
   role: 'positive' | 'middle' | 'negative';
-  /** w_i = 1 + λ·V_i (Entry A's sample weight). */
+  /** Entry A's sample weight w_i (see `SelectOptions.weighting`). */
   weight: number;
 }
+
+/**
+ * How V becomes Entry A's weight: `linear` w = 1 + λ·V; `rank` w = 1 + λ·r, r the post's V rank
+ * normalised to [0, 1] within its stratum (0 lowest, 1 highest, ties share their mean rank), so the spread
+ * of the weights does not depend on how spread the estimator's V is; `top` w = 1 + λ for the positives
+ * (top `topShare`) and 1 for the rest.
+ */
+export type Weighting = 'linear' | 'rank' | 'top';
 
 /** Options of `selectHighValue`. */
 export interface SelectOptions {
@@ -26,8 +34,10 @@ export interface SelectOptions {
   topShare?: number;
   /** Share of posts marked as negatives (default 0.1). */
   bottomShare?: number;
-  /** λ of w_i = 1 + λ·V_i (default 1). */
+  /** λ of the weights (default 1). */
   lambda?: number;
+  /** How V becomes the weight (default `linear`, w_i = 1 + λ·V_i, DESIGN's Entry A). */
+  weighting?: Weighting;
   /** Apply the thresholds within each content type, so every type keeps its best (default true). */
   stratify?: boolean;
 }
@@ -59,12 +69,15 @@ export interface Selection {
 }
 
 function resolve(options: SelectOptions): Required<SelectOptions> {
-  const r = {
+  const r: Required<SelectOptions> = {
     topShare: options.topShare ?? 0.3,
     bottomShare: options.bottomShare ?? 0.1,
     lambda: options.lambda ?? 1,
     stratify: options.stratify ?? true,
+    weighting: options.weighting ?? 'linear',
   };
+  if (!['linear', 'rank', 'top'].includes(r.weighting))
+    throw new ValidationError(`\`weighting\` must be linear, rank or top, got ${String(r.weighting)}`);
   for (const key of ['topShare', 'bottomShare'] as const)
     if (!(r[key] >= 0 && r[key] <= 1))
       throw new ValidationError(`\`${key}\` must be in [0, 1], got ${r[key]}`);
@@ -81,7 +94,8 @@ const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) 
 /**
  * High-value sample selection: infers each post's content type, marks the top `topShare` by ViralScore
  * as positives and the bottom `bottomShare` as negatives (within each content type when stratified, ties
- * broken by id so the result is stable), and gives every post the weight w_i = 1 + λ·V_i.
+ * broken by id so the result is stable), and gives every post its weight (w_i = 1 + λ·V_i by default;
+ * `weighting` `rank` or `top` for weights that move the training distribution further).
  * @example
  * const { positives, report } = selectHighValue(posts, { topShare: 0.2, lambda: 2 });
  */
@@ -114,6 +128,12 @@ export function selectHighValue(posts: readonly ScoredPost[], options: SelectOpt
       if (i < top) p.role = 'positive';
       else if (i >= group.length - bottom) p.role = 'negative';
     });
+    if (resolved.weighting === 'top')
+      for (const p of group) p.weight = p.role === 'positive' ? 1 + resolved.lambda : 1;
+    if (resolved.weighting === 'rank') {
+      const ranks = normalisedRanks(group.map((p) => p.viralScore));
+      group.forEach((p, i) => (p.weight = 1 + resolved.lambda * ranks[i]));
+    }
   }
   const byContentType = {} as Record<ContentType, GroupReport>;
   for (const type of contentTypes) {
@@ -147,6 +167,25 @@ export function selectHighValue(posts: readonly ScoredPost[], options: SelectOpt
 }
 
 /**
+ * Ranks of `values` normalised to [0, 1] (0 the lowest, 1 the highest; ties share their mean rank; a
+ * single value ranks 0.5).
+ * @example normalisedRanks([0.2, 0.9, 0.5]) // [0, 1, 0.5]
+ */
+export function normalisedRanks(values: readonly number[]): number[] {
+  const n = values.length;
+  if (n === 1) return [0.5];
+  const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
+  const ranks = new Array<number>(n);
+  for (let i = 0; i < n;) {
+    let j = i;
+    while (j + 1 < n && order[j + 1][0] === order[i][0]) j++;
+    for (let k = i; k <= j; k++) ranks[order[k][1]] = (i + j) / 2 / (n - 1);
+    i = j + 1;
+  }
+  return ranks;
+}
+
+/**
  * Draws `count` distinct indices with probability proportional to `weights` (Efraimidis & Spirakis,
  * 2006: keep the largest u^(1/w)), from a seeded generator. Zero weights are never drawn.
  */
@@ -168,7 +207,7 @@ export function formatSelectionReport(report: SelectionReport): string {
   const { options: o } = report;
   const lines = [
     `${report.posts} posts; positives: top ${(o.topShare * 100).toFixed(0)} %, negatives: bottom ${(o.bottomShare * 100).toFixed(0)} %` +
-      `${o.stratify ? ' within each content type' : ''}; w = 1 + ${o.lambda}·V in [${report.weightRange.map((w) => w.toFixed(3)).join(', ')}]`,
+      `${o.stratify ? ' within each content type' : ''}; w = 1 + ${o.lambda}·${{ linear: 'V', rank: 'rank(V)', top: '[positive]' }[o.weighting]} in [${report.weightRange.map((w) => w.toFixed(3)).join(', ')}]`,
     'content type   posts  positives  negatives  mean V  mean w',
   ];
   for (const type of contentTypes) {
