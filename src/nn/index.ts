@@ -18,6 +18,8 @@ export type {
   LrSchedule,
   WarmupCosineOptions,
 } from './optim/index.js';
+export { TrainingStep } from './training-step.js';
+export type { TrainingStepOptions } from './training-step.js';
 export { Module } from './module.js';
 export type { LoadStateDictOptions } from './module.js';
 export type { InitOptions } from './layers/init.js';

@@ -13,6 +13,8 @@ import type { GradFn } from './tensor.js';
 /** Sees each kernel run (inputs and outputs as tensors) while a trace is active. */
 export interface KernelRecorder {
   record(kernel: Kernel, inputs: readonly Tensor<DType>[], outputs: readonly Tensor<DType>[]): void;
+  /** Whether ops that draw random numbers in JS (dropout) must refuse: the draw would be frozen. */
+  readonly refusesRandomness?: boolean;
 }
 
 /** How ops spread work over onnxruntime's intra-op threads. */
@@ -74,6 +76,11 @@ let runs = 0;
 /** How many kernels have run in this process (tests use it to prove that work was skipped). */
 export function executedKernelCount(): number {
   return runs;
+}
+
+/** Whether an active recording would freeze JS-drawn random numbers into constants. */
+export function recordingRefusesRandomness(): boolean {
+  return recorder?.refusesRandomness ?? false;
 }
 
 /** Installs (or with null removes) the recorder; returns the previous one. */

@@ -20,3 +20,14 @@ export function noGrad<T>(fn: () => T): T {
     enabled = previous;
   }
 }
+
+/** Runs `fn` with gradient recording on (the opposite of `noGrad`), restoring the previous mode. */
+export function enableGrad<T>(fn: () => T): T {
+  const previous = enabled;
+  enabled = true;
+  try {
+    return fn();
+  } finally {
+    enabled = previous;
+  }
+}

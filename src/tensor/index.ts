@@ -8,10 +8,21 @@
  * const loss = mean(crossEntropy(matmul(x, w), targets));
  * loss.backward(); // w.grad now holds d loss / d w
  */
-export { Tensor, tensor, zeros, ones, full, randn, rand, parameter, shapeSize } from './tensor.js';
-export type { GradFn, FloatTensor, IndexTensor } from './tensor.js';
+export {
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  randn,
+  rand,
+  parameter,
+  shapeSize,
+  gradientsOf,
+} from './tensor.js';
+export type { GradFn, GradientSink, FloatTensor, IndexTensor } from './tensor.js';
 export type { DType, TensorData } from './ort-backend.js';
-export { noGrad, isGradEnabled } from './grad-mode.js';
+export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export {
   add,
   sub,
@@ -54,8 +65,8 @@ export { checkGradients } from './grad-check.js';
 export type { GradCheckOptions, GradCheckResult } from './grad-check.js';
 export { attention, selfAttention } from './attention.js';
 export type { AttentionOptions } from './attention.js';
-export { trace, GraphSession } from './trace.js';
-export type { TraceOptions, TracedModel } from './trace.js';
+export { trace, GraphSession, traceTrainingStep, TrainingStepSession } from './trace.js';
+export type { TraceOptions, TracedModel, TracedTrainingStep } from './trace.js';
 export { quantizeModel } from './quantize.js';
 export type { QuantizeOptions, QuantizeResult } from './quantize.js';
 export { profileKernels, configureEngine } from './exec.js';

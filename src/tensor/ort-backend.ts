@@ -184,7 +184,7 @@ export function decodeModel(bytes: Uint8Array): onnxProto.onnx.ModelProto {
 }
 
 /** Session options; measured on the 2-core machine (see the module report in ort-backend.test.ts). */
-function sessionOptions(threads: number): object {
+function sessionOptions(threads: number, arena: boolean): object {
   return {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -194,8 +194,10 @@ function sessionOptions(threads: number): object {
     graphOptimizationLevel: 'all',
     // The arena and memory patterns keep per-shape buffers alive; with shapes that vary per call they
     // only grow, and outputs are copied out to JS anyway.
-    enableCpuMemArena: false,
-    enableMemPattern: false,
+    // A graph that always runs at the same shapes (a traced training step) turns them on: its
+    // intermediates then come from one planned block instead of fresh pages per op.
+    enableCpuMemArena: arena,
+    enableMemPattern: arena,
     // No spinning: every multi-threaded session has its own pool, and a worker left spinning after
     // one op competes for the second core with the workers of the next op's pool. Measured over
     // training steps of the reference GPT with 2 threads: 800 ms of CPU per step with spinning,
@@ -214,6 +216,7 @@ export class OrtSession {
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
     threads = 1,
+    options: { arena?: boolean } = {},
   ) {
     this.session = new (binding().InferenceSession)();
     try {
@@ -221,7 +224,7 @@ export class OrtSession {
         model.buffer as ArrayBuffer,
         model.byteOffset,
         model.byteLength,
-        sessionOptions(threads),
+        sessionOptions(threads, options.arena ?? false),
       );
     } catch (error) {
       throw new TkllmError('INTERNAL', `onnxruntime could not load a model: ${String(error)}`, {
@@ -231,15 +234,32 @@ export class OrtSession {
     this.fetches = Object.fromEntries(outputNames.map((n) => [n, null]));
   }
 
-  /** Runs the model on `inputs` (in `inputNames` order) and returns the outputs in `outputNames` order. */
-  run(inputs: readonly RawTensor[]): RawTensor[] {
+  /**
+   * Runs the model on `inputs` (in `inputNames` order) and returns the outputs in `outputNames` order.
+   * `into` may give preallocated tensors of the exact output shapes (null where onnxruntime should
+   * allocate): onnxruntime then writes those outputs in place, with no copy into a new JS array.
+   */
+  run(inputs: readonly RawTensor[], into?: readonly (RawTensor | null)[]): RawTensor[] {
     const feeds: Record<string, NativeTensor> = {};
     for (let i = 0; i < inputs.length; i++) {
       const t = inputs[i];
       feeds[this.inputNames[i]] = { type: t.dtype, dims: t.shape, data: t.data, location: 'cpu' };
     }
-    const result = this.session.run(feeds, this.fetches, {});
-    return this.outputNames.map((n) => {
+    let fetches: Record<string, NativeTensor | null> = this.fetches;
+    if (into !== undefined) {
+      fetches = {};
+      for (let i = 0; i < this.outputNames.length; i++) {
+        const t = into[i];
+        fetches[this.outputNames[i]] =
+          t === null || t === undefined
+            ? null
+            : { type: t.dtype, dims: t.shape, data: t.data, location: 'cpu' };
+      }
+    }
+    const result = this.session.run(feeds, fetches as Record<string, null>, {});
+    return this.outputNames.map((n, i) => {
+      const given = into?.[i];
+      if (given !== null && given !== undefined) return given;
       const r = result[n];
       return { dtype: r.type as DType, shape: r.dims, data: r.data };
     });

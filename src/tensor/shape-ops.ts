@@ -2,7 +2,7 @@
 import { ValidationError } from '../core/index.js';
 import { execute1, execute, withGrad } from './exec.js';
 import { tensorI64 } from './elementwise.js';
-import { cachedKernel, node, singleNode } from './kernels.js';
+import { cachedKernel, i64, node, singleNode } from './kernels.js';
 import type { IndexTensor } from './tensor.js';
 import { Tensor } from './tensor.js';
 
@@ -75,23 +75,19 @@ export function split(x: Tensor, sizes: readonly number[], axis: number): Tensor
   });
 }
 
-function toInt64(indices: IndexTensor): Tensor<'int64'> {
-  if (indices.dtype === 'int64') return indices;
-  const src = indices.data;
-  const out = new BigInt64Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = BigInt(src[i]);
-  return new Tensor(out, indices.shape, 'int64');
-}
-
 // The embedding gradient: zeros of the table's shape, then a scatter-add of the output gradient rows
-// at the looked-up indices (ScatterND with reduction "add" sums repeated indices).
+// at the looked-up indices (ScatterND with reduction "add" sums repeated indices). The indices become
+// int64 columns inside the graph, so a traced training step takes them as an input.
 const gatherGrad = cachedKernel('gatherGrad', () => ({
   inputs: ['shape', 'idx', 'g'],
   outputs: ['dw'],
   nodes: [
+    node('Cast', ['idx'], ['i64'], { to: 7 }),
+    node('Unsqueeze', ['i64', 'last'], ['col']),
     node('ConstantOfShape', ['shape'], ['z']),
-    node('ScatterND', ['z', 'idx', 'g'], ['dw'], { reduction: 'add' }),
+    node('ScatterND', ['z', 'col', 'g'], ['dw'], { reduction: 'add' }),
   ],
+  consts: { last: i64([-1]) },
 }));
 
 /**
@@ -100,8 +96,6 @@ const gatherGrad = cachedKernel('gatherGrad', () => ({
 export function gather(table: Tensor, indices: IndexTensor): Tensor {
   const out = execute1(singleNode('Gather', 2, { axis: 0 }), [table, indices]);
   return withGrad(out, 'gather', [table], (g) => {
-    const idx = toInt64(indices);
-    const idx1 = new Tensor(idx.data, [...idx.shape, 1], 'int64');
-    return [execute(gatherGrad, [tensorI64(table.shape), idx1, g])[0] as Tensor];
+    return [execute(gatherGrad, [tensorI64(table.shape), indices, g])[0] as Tensor];
   });
 }

@@ -204,7 +204,7 @@ export function parameter(data: Float32Array | ArrayLike<number>, shape: readonl
  * overflow the stack), then hands each node's gradient to its rule. Intermediate gradients and the
  * graph itself are released as the sweep passes, like PyTorch without `retain_graph`.
  */
-function runBackward(root: Tensor<DType>, seed: Tensor | undefined): void {
+function runBackward(root: Tensor<DType>, seed: Tensor | undefined, sink?: GradientSink): void {
   const order: Tensor<DType>[] = [];
   const visited = new Set<Tensor<DType>>();
   const stack: [Tensor<DType>, number][] = [[root, 0]];
@@ -236,7 +236,8 @@ function runBackward(root: Tensor<DType>, seed: Tensor | undefined): void {
       if (g === undefined) continue;
       const fn = t.gradFn;
       if (fn === null) {
-        accumulateLeaf(t, g, claimed);
+        if (sink === undefined) accumulateLeaf(t, g, claimed);
+        else sink.leaf(t, g);
         continue;
       }
       const needs = fn.inputs.map((x) => x.requiresGrad);
@@ -247,10 +248,32 @@ function runBackward(root: Tensor<DType>, seed: Tensor | undefined): void {
         if (!needs[k] || gi === null || gi === undefined) continue;
         const x = fn.inputs[k];
         const previous = grads.get(x);
-        grads.set(x, previous === undefined ? gi : addArrays(previous, gi));
+        grads.set(
+          x,
+          previous === undefined ? gi : sink === undefined ? addArrays(previous, gi) : sink.add(previous, gi),
+        );
       }
     }
   });
+}
+
+/** Where `gradientsOf` sends leaf gradients, and how it sums gradients that meet (as recorded ops). */
+export interface GradientSink {
+  leaf(t: Tensor<DType>, g: Tensor): void;
+  add(a: Tensor, b: Tensor): Tensor;
+}
+
+/**
+ * The reverse-mode sweep from the one-element `root` without touching any `.grad`: each leaf's gradient
+ * goes to `sink.leaf` and gradients that meet are summed by `sink.add` (a kernel, so that a trace
+ * records it). The graph below `root` is released, as by `backward()`.
+ */
+export function gradientsOf(root: Tensor<DType>, sink: GradientSink): void {
+  if (!root.requiresGrad) throw new ModelStateError('gradientsOf() on a tensor that does not require grad');
+  if (root.size !== 1) {
+    throw new ValidationError(`gradientsOf() needs a one-element root, got [${root.shape.join(', ')}]`);
+  }
+  runBackward(root, undefined, sink);
 }
 
 function accumulateLeaf(t: Tensor<DType>, g: Tensor, claimed: Set<object>): void {

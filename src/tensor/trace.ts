@@ -5,13 +5,14 @@
  */
 import type onnxProto from 'onnx-proto';
 import { ValidationError } from '../core/index.js';
-import { setRecorder } from './exec.js';
+import { execute1, setRecorder } from './exec.js';
+import { singleNode } from './kernels.js';
 import type { KernelRecorder } from './exec.js';
-import { noGrad } from './grad-mode.js';
-import type { DType, Kernel } from './ort-backend.js';
+import { enableGrad, noGrad } from './grad-mode.js';
+import type { DType, Kernel, RawTensor } from './ort-backend.js';
 import { OrtSession, encodeModel, nodeProto, tensorProto, valueInfo } from './ort-backend.js';
 import type { Tensor } from './tensor.js';
-import { fromRaw } from './tensor.js';
+import { fromRaw, gradientsOf } from './tensor.js';
 
 /** Options of `trace`. */
 export interface TraceOptions {
@@ -34,6 +35,7 @@ export interface TracedModel {
 }
 
 class GraphRecorder implements KernelRecorder {
+  constructor(readonly refusesRandomness = false) {}
   readonly names = new Map<Tensor<DType>, string>();
   readonly nodes: onnxProto.onnx.INodeProto[] = [];
   readonly initializers: onnxProto.onnx.ITensorProto[] = [];
@@ -138,6 +140,122 @@ export class GraphSession {
   /** Runs the graph: inputs in `model.inputNames` order, outputs in `model.outputNames` order. */
   run(inputs: readonly Tensor<DType>[]): Tensor<DType>[] {
     return this.session.run(inputs).map((r) => fromRaw<DType>(r));
+  }
+
+  /** Frees the native session. */
+  dispose(): void {
+    this.session.dispose();
+  }
+}
+
+/** A traced training step: forward and backward of a loss as one graph (see `traceTrainingStep`). */
+export interface TracedTrainingStep extends TracedModel {
+  /** For each graph output after `loss`, the index of the parameter whose gradient it is. */
+  readonly gradientOf: readonly number[];
+  /** The shapes of the graph's outputs (`loss` first); every dim is fixed. */
+  readonly outputShapes: readonly (readonly number[])[];
+}
+
+/**
+ * Records one training step, the forward of `lossFn` on `inputs` and the reverse-mode sweep from its
+ * one-element loss, as one ONNX graph whose inputs are `inputs` then `params` and whose outputs are
+ * `loss` then the gradient of each parameter that receives one. The step runs eagerly once while it
+ * is recorded; every dim is fixed at the traced shapes. Ops that draw random numbers in JS (dropout)
+ * refuse to be traced, since their draws would be frozen into the graph.
+ */
+export function traceTrainingStep(
+  lossFn: (...inputs: Tensor<DType>[]) => Tensor,
+  inputs: readonly Tensor<DType>[],
+  params: readonly Tensor[],
+): TracedTrainingStep {
+  const recorder = new GraphRecorder(true);
+  const inputNames = [...inputs.map((_, i) => `input${i}`), ...params.map((_, i) => `param${i}`)];
+  [...inputs, ...params].forEach((t, i) => recorder.names.set(t, inputNames[i]));
+  const grads = new Map<Tensor<DType>, Tensor>();
+  const addKernel = singleNode('Add', 2);
+  const previous = setRecorder(recorder);
+  let loss: Tensor;
+  try {
+    loss = enableGrad(() => lossFn(...inputs));
+    if (!loss.requiresGrad || loss.size !== 1) {
+      throw new ValidationError(
+        `traceTrainingStep: the loss must be one element that depends on a trainable parameter, got [${loss.shape.join(', ')}]`,
+      );
+    }
+    gradientsOf(loss, {
+      leaf: (t, g) => grads.set(t, g),
+      add: (a, b) => execute1(addKernel, [a, b]),
+    });
+  } finally {
+    setRecorder(previous);
+  }
+  const gradientOf: number[] = [];
+  const outputs: Tensor<DType>[] = [loss];
+  const outputNames = ['loss'];
+  params.forEach((p, i) => {
+    const g = grads.get(p);
+    if (g === undefined) return;
+    if (g.size !== p.size) {
+      throw new ValidationError(
+        `traceTrainingStep: gradient [${g.shape.join(', ')}] for a parameter [${p.shape.join(', ')}]`,
+      );
+    }
+    gradientOf.push(i);
+    outputs.push(g);
+    outputNames.push(`grad${i}`);
+  });
+  outputs.forEach((t, i) => {
+    recorder.nodes.push({
+      name: `out${i}`,
+      opType: 'Identity',
+      input: [recorder.nameOf(t)],
+      output: [outputNames[i]],
+    });
+  });
+  const all = [...inputs, ...params];
+  const graph: onnxProto.onnx.IGraphProto = {
+    name: 'tkllm_train_step',
+    node: recorder.nodes,
+    initializer: recorder.initializers,
+    input: all.map((t, i) => valueInfo(inputNames[i], t.dtype, t.shape)),
+    output: outputs.map((t, i) => valueInfo(outputNames[i], t.dtype, t.shape)),
+  };
+  return {
+    bytes: encodeModel(graph),
+    inputNames,
+    outputNames,
+    gradientOf,
+    outputShapes: outputs.map((t) => [...t.shape]),
+  };
+}
+
+/**
+ * A traced training step loaded as one session. Its intermediates come from onnxruntime's arena, planned
+ * once for the fixed shapes, and the gradients are written straight into caller-given arrays.
+ */
+export class TrainingStepSession {
+  private readonly session: OrtSession;
+  private readonly lossOut: RawTensor;
+
+  constructor(
+    readonly step: TracedTrainingStep,
+    threads = 2,
+  ) {
+    this.session = new OrtSession(step.bytes, step.inputNames, step.outputNames, threads, { arena: true });
+    this.lossOut = { dtype: 'float32', shape: step.outputShapes[0], data: new Float32Array(1) };
+  }
+
+  /**
+   * Runs forward and backward: `inputs` then `params` as traced, and for each entry of
+   * `step.gradientOf` an array of the parameter's size that receives its gradient. Returns the loss.
+   */
+  run(inputs: readonly Tensor<DType>[], params: readonly Tensor[], grads: readonly Float32Array[]): number {
+    const into: RawTensor[] = [this.lossOut];
+    grads.forEach((data, k) => {
+      into.push({ dtype: 'float32', shape: this.step.outputShapes[k + 1], data });
+    });
+    this.session.run([...inputs, ...params], into);
+    return this.lossOut.data[0] as number;
   }
 
   /** Frees the native session. */
