@@ -1,9 +1,10 @@
 // `npm run bench -- engine [--json] [--steps N] [--rounds N] [--warmup N] [--threads N] [--no-pytorch]
-// [--pytorch-passive]`: trains the
+// [--pytorch-passive] [--eager]`: trains the
 // reference GPT (vocabulary 2048, width 192, 4 layers, 4 heads, context 64, batch 16, AdamW lr 3e-4 wd
 // 0.1) on random tokens, times training steps and no-grad forwards, and — where /usr/bin/python3 imports
 // torch — trains the identical model in PyTorch (bench/engine_pytorch.py, same thread count) in the same
-// run for the ratio TKLLM / PyTorch.
+// run for the ratio TKLLM / PyTorch. TKLLM trains in graph mode (nn's TrainingStep: forward and
+// backward as one traced ONNX graph, one session run per step) unless --eager (one session per op).
 //
 // Fair under load: the machine is shared, so the timed steps are split into rounds, and each round runs
 // a block of TKLLM steps and a block of PyTorch steps back to back (ABBA order across rounds, so that a
@@ -16,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Random } from '../src/core/index.js';
-import { AdamW, Gpt } from '../src/nn/index.js';
+import { AdamW, Gpt, TrainingStep } from '../src/nn/index.js';
 import type { GptConfig } from '../src/nn/index.js';
 import { Tensor, configureEngine, crossEntropy, mean, noGrad } from '../src/tensor/index.js';
 import type { BenchOptions, BenchResult } from './run.js';
@@ -146,7 +147,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const passive = options.args.includes('--pytorch-passive');
   const server = torch.ok ? new PytorchServer(warmup, threads, passive) : null;
   try {
-    return await measure(options, { block, rounds, warmup, tokensPerStep, threads, server, torch });
+    const eager = options.args.includes('--eager');
+    return await measure(options, { block, rounds, warmup, tokensPerStep, threads, eager, server, torch });
   } finally {
     server?.close();
   }
@@ -158,6 +160,7 @@ interface Plan {
   warmup: number;
   tokensPerStep: number;
   threads: number;
+  eager: boolean;
   server: PytorchServer | null;
   torch: { ok: true } | { ok: false; why: string };
 }
@@ -169,25 +172,35 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
   const batches = makeBatches(4, 0);
   options.log(
     `engine: GPT ${model.parameterCount()} parameters, batch ${BATCH} x ${CONFIG.contextLength}, ` +
-      `${plan.threads} threads, ${warmup} warm-up + ${rounds} rounds x ${block} timed steps per engine`,
+      `${plan.threads} threads, ${plan.eager ? 'eager' : 'graph'} mode, ${warmup} warm-up + ${rounds} rounds x ${block} timed steps per engine`,
   );
 
   const phases: Phases = { forwardMs: 0, backwardMs: 0, optimizerMs: 0 };
   let loss = NaN;
   let counter = 0;
+  const lossOf = (x: Tensor<'int32'>, y: Tensor<'int32'>): Tensor => mean(crossEntropy(model.logits2d(x), y));
+  // Graph mode (the default): forward and backward traced once into one ONNX graph, one session run
+  // per step; its phase time is reported as forward (the backward is inside it). --eager runs op by op.
+  const graph = plan.eager ? null : new TrainingStep(model.parameters(), lossOf);
   const trainBlock = (k: number, timed: boolean): number[] => {
     const stepMs: number[] = [];
     for (let s = 0; s < k; s++) {
       const { x, y } = batches[counter++ % batches.length];
       const t0 = performance.now();
-      const l = mean(crossEntropy(model.logits2d(x), y));
-      const t1 = performance.now();
-      l.backward();
+      let t1: number;
+      if (graph !== null) {
+        loss = graph.run(x, y);
+        t1 = performance.now();
+      } else {
+        const l = mean(crossEntropy(model.logits2d(x), y));
+        t1 = performance.now();
+        l.backward();
+        loss = l.item();
+      }
       const t2 = performance.now();
       optimizer.step();
       optimizer.zeroGrad();
       const t3 = performance.now();
-      loss = l.item();
       if (timed) {
         phases.forwardMs += t1 - t0;
         phases.backwardMs += t2 - t1;
@@ -254,8 +267,10 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
   const trainTokensPerSecondMedian = (tokensPerStep * 1000) / median(trainMs);
   options.log(
     `engine: TKLLM train ${trainTokensPerSecond.toFixed(0)} tokens/s (median step ` +
-      `${trainTokensPerSecondMedian.toFixed(0)}), loss ${loss.toFixed(4)}; per step forward ` +
-      `${(phases.forwardMs / n).toFixed(1)} ms, backward ${(phases.backwardMs / n).toFixed(1)} ms, ` +
+      `${trainTokensPerSecondMedian.toFixed(0)}), loss ${loss.toFixed(4)}; per step ` +
+      (plan.eager
+        ? `forward ${(phases.forwardMs / n).toFixed(1)} ms, backward ${(phases.backwardMs / n).toFixed(1)} ms, `
+        : `forward+backward (one graph) ${(phases.forwardMs / n).toFixed(1)} ms, `) +
       `optimizer ${(phases.optimizerMs / n).toFixed(1)} ms; forward (no grad) ${forwardTokensPerSecond.toFixed(0)} tokens/s`,
   );
 
@@ -267,14 +282,17 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
     parameters: model.parameterCount(),
     finalLoss: round(loss, 4),
     threads: plan.threads,
+    mode: plan.eager ? 'eager' : 'graph',
     steps: n,
     rounds,
     warmupSteps: warmup,
-    phasesMsPerStep: {
-      forward: round(phases.forwardMs / n),
-      backward: round(phases.backwardMs / n),
-      optimizer: round(phases.optimizerMs / n),
-    },
+    phasesMsPerStep: plan.eager
+      ? {
+          forward: round(phases.forwardMs / n),
+          backward: round(phases.backwardMs / n),
+          optimizer: round(phases.optimizerMs / n),
+        }
+      : { forwardBackward: round(phases.forwardMs / n), optimizer: round(phases.optimizerMs / n) },
     trainCpuMsPerStep: round(ours.cpuMs / n),
   };
   if (server === null || info === null) return result;
