@@ -1,10 +1,18 @@
 // `npm run bench -- lm-weighting [--json] [--data FILE] [--year Y] [--steps N] [--lambda L] [--seed S]
-//   [--scripts N] [--prompts N] [--model small|default] [--estimator-epochs N] [--estimator-members N]`:
-// does Entry A (w_i = 1 + λ·V_i) move TKLLM toward high-V text? Builds a lake in a temporary data
-// directory (default: the bundled sample, dated 2017), extracts features, trains the ViralScore estimator,
-// scores every post, then trains two LMs that differ only in the weights (same records, split, tokenizer,
+//   [--seeds K] [--weighting linear|rank|top] [--top-share X] [--v-source post|text] [--scripts N]
+//   [--prompts N] [--model small|default] [--estimator-epochs N] [--estimator-members N]`:
+// does Entry A move TKLLM toward high-V text? Builds a lake in a temporary data directory (default: the
+// bundled sample, dated 2017), extracts features, trains the ViralScore estimator, scores every post, then
+// for each of K seeds trains two LMs that differ only in the weights (same records, split, tokenizer,
 // seed, configuration and step budget), samples the same prompts with the same seeds from each, scores the
-// scripts with the estimator, and compares their mean V and their held-out perplexity.
+// scripts with the estimator, and compares their mean V and their held-out perplexity. The verdict is
+// the mean over seeds of (weighted − unweighted) with its standard error across seeds, which holds both
+// the sampling noise of the scripts and the seed-to-seed noise of training.
+//
+// Weights (src/select's `weighting`): `linear` w = 1 + λ·V (DESIGN's form), `rank` w = 1 + λ·rank(V)
+// (rank normalised to [0, 1]), `top` w = 1 + λ for the top X % by V, 1 for the rest. `--v-source text`
+// weights each training caption by the V of its text alone (scored like the scripts), `post` (default)
+// by the V of the post (its stored features, engagement included), as `tkllm lm train --scores` would.
 //
 // V of a post (scorePosts) reads its stored features, engagement-derived groups included; V of a sampled
 // script can only read its text. So the real held-out captions are scored the same way as the scripts
@@ -28,6 +36,8 @@ import {
 } from '../src/lm/index.js';
 import type { CaptionRecord, LmConfig } from '../src/lm/index.js';
 import { openViralScorer, trainViralScore } from '../src/viralscore/index.js';
+import { selectHighValue } from '../src/select/index.js';
+import type { Weighting } from '../src/select/index.js';
 import type { BenchOptions, BenchResult } from './run.js';
 
 function flag(args: string[], name: string): string | undefined {
@@ -50,10 +60,14 @@ const variance = (xs: readonly number[]) => {
   return xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1);
 };
 
-/** The two model sizes: the demo's (seconds per hundred steps on the sample) and `tkllm lm train`'s. */
-const MODELS: Record<string, { config: Partial<LmConfig>; batchSize: number; lr: number }> = {
-  small: { config: { vocabSize: 320, dModel: 64, nLayers: 2, dropout: 0.2 }, batchSize: 16, lr: 5e-3 },
-  default: { config: { ...DEFAULT_LM_CONFIG }, batchSize: 32, lr: 3e-3 },
+/** The two model sizes: the demo's (seconds per hundred steps on the sample) and the large-corpus one. */
+const MODELS: Record<
+  string,
+  { config: Partial<LmConfig>; batchSize: number; lr: number; newTokens: number }
+> = {
+  // `tkllm lm demo`'s configuration: the byte vocabulary (corpus rule), width 64, 2 blocks, dropout 0.2.
+  small: { config: { dModel: 64, nLayers: 2, dropout: 0.2 }, batchSize: 16, lr: 5e-3, newTokens: 80 },
+  default: { config: { ...DEFAULT_LM_CONFIG }, batchSize: 32, lr: 3e-3, newTokens: 40 },
 };
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
@@ -63,9 +77,17 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   if (!existsSync(source)) throw new Error(`--data ${source} does not exist`);
   const sample = source === bundledSamplePath;
   const year = numberArg(args, '--year', sample ? 2017 : 0);
-  const steps = numberArg(args, '--steps', 200);
-  const lambda = numberArg(args, '--lambda', 1, false);
-  const seed = numberArg(args, '--seed', 0);
+  const steps = numberArg(args, '--steps', 300);
+  const lambda = numberArg(args, '--lambda', 4, false);
+  const firstSeed = numberArg(args, '--seed', 0);
+  const seedCount = Math.max(1, numberArg(args, '--seeds', 4));
+  const weighting = (flag(args, '--weighting') ?? 'rank') as Weighting;
+  if (!['linear', 'rank', 'top'].includes(weighting))
+    throw new Error(`--weighting must be linear, rank or top, got ${weighting}`);
+  const topShare = numberArg(args, '--top-share', 0.3, false);
+  const vSource = flag(args, '--v-source') ?? 'post';
+  if (vSource !== 'post' && vSource !== 'text')
+    throw new Error(`--v-source must be post or text, got ${vSource}`);
   const scripts = numberArg(args, '--scripts', 64);
   const promptCount = numberArg(args, '--prompts', 16);
   const modelName = flag(args, '--model') ?? 'small';
@@ -83,124 +105,181 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     await ingestFiles(lake, [source], year > 0 ? { year } : {});
     await extractFeatures(lake);
     const started = performance.now();
-    const trained = await trainViralScore(lake, dir, { ...estimator, seed });
+    const trained = await trainViralScore(lake, dir, { ...estimator, seed: firstSeed });
     options.log(
       `estimator ${trained.version}: validation Spearman ${trained.validation.spearman.toFixed(3)} ` +
         `(${((performance.now() - started) / 1000).toFixed(0)} s)`,
     );
     const scorer = await openViralScorer(lake, dir, { topFeatures: 0 });
     try {
+      const scoreTexts = async (texts: readonly string[]) =>
+        (await scorer.score(texts.map((text, i) => ({ id: String(i), text })))).map((r) => r.v);
       // Only scored captions train, so that both runs see the same records and so the same split.
       const captions: ScoredCaption[] = await readScoredCaptions(lake, scorer);
+      const textV = await scoreTexts(captions.map((c) => c.text));
+      const vOf = (i: number) => (vSource === 'text' ? textV[i] : captions[i].v);
       const plain: CaptionRecord[] = captions.map((c) => ({
         text: c.text,
         creator: c.creator,
         time: c.time,
       }));
-      const weighted: CaptionRecord[] = captions.map((c, i) => ({
-        ...plain[i],
-        weight: 1 + lambda * c.v,
-        viralScore: c.v,
-      }));
+      const { posts: selected } = selectHighValue(
+        captions.map((c, i) => ({ id: String(i), text: c.text, viralScore: vOf(i) })),
+        { lambda, weighting, topShare, bottomShare: 0, stratify: false },
+      );
+      const weightOf = selected.map((p) => p.weight);
+      const weighted: CaptionRecord[] = captions.map((_, i) => ({ ...plain[i], weight: weightOf[i] }));
       // The split trainCaptionLm makes (same key, same share), for the prompts and the reference figures.
       const { train, heldOut } = splitByTime(
         captions.map((c, i) => ({ c, i })),
         ({ c, i }) => c.time + i * 1e-9,
         0.1,
       );
-      const trainV = train.map(({ c }) => c.v);
-      const weights = trainV.map((v) => 1 + lambda * v);
-      const trainShiftV =
-        trainV.reduce((a, v, k) => a + v * weights[k], 0) / weights.reduce((a, w) => a + w, 0) - mean(trainV);
+      const trainV = train.map(({ i }) => vOf(i));
+      const trainTextV = train.map(({ i }) => textV[i]);
+      const weights = train.map(({ i }) => weightOf[i]);
+      const weightedMean = (xs: number[]) =>
+        xs.reduce((a, v, k) => a + v * weights[k], 0) / weights.reduce((a, w) => a + w, 0);
+      const trainShiftV = weightedMean(trainV) - mean(trainV);
+      // What the judge of the scripts can see: the text V of the training captions, plain and weighted.
+      const trainShiftTextV = weightedMean(trainTextV) - mean(trainTextV);
       options.log(
         `${captions.length} scored captions (${train.length} train, ${heldOut.length} held out); ` +
-          `train V mean ${mean(trainV).toFixed(4)} sd ${Math.sqrt(variance(trainV)).toFixed(4)}; ` +
-          `λ = ${lambda} moves the training distribution's mean V by ${trainShiftV.toFixed(4)}`,
+          `train V (${vSource}) mean ${mean(trainV).toFixed(4)} sd ${Math.sqrt(variance(trainV)).toFixed(4)}; ` +
+          `${weighting} weights, λ = ${lambda}, in [${Math.min(...weights).toFixed(2)}, ${Math.max(...weights).toFixed(2)}], ` +
+          `move the training mean V by ${trainShiftV.toFixed(4)} and its text V by ${trainShiftTextV.toFixed(4)}`,
       );
-
-      const trainOne = (name: string, records: CaptionRecord[]) => {
-        const t0 = performance.now();
-        const r = trainCaptionLm(records, {
-          modelDir: join(dir, 'models', name),
-          config: model.config,
-          steps,
-          batchSize: model.batchSize,
-          lr: model.lr,
-          seed,
-          minPostsForStyle: 2,
-          mu: 0,
-        });
-        const seconds = (performance.now() - t0) / 1000;
-        options.log(`${name}: held-out perplexity ${r.perplexity.toFixed(2)} (${seconds.toFixed(0)} s)`);
-        return { ...r, seconds };
-      };
-      const unweightedRun = trainOne('unweighted', plain);
-      const weightedRun = trainOne('weighted', weighted);
 
       // The first two words of held-out captions: openings the models have not seen, the same for both.
       const prompts = heldOut
         .slice(0, Math.max(1, Math.min(promptCount, heldOut.length)))
         .map(({ c }) => c.text.trim().split(/\s+/).slice(0, 2).join(' '));
       const perPrompt = Math.max(1, Math.ceil(scripts / prompts.length));
-      const sampleFrom = (name: string) => {
-        const { model: lm, tokenizer } = loadTrainedLm(join(dir, 'models', name));
-        lm.eval();
-        const texts: string[] = [];
-        prompts.forEach((prompt, k) => {
-          const { candidates } = sampleScripts(lm, tokenizer, {
-            prompt,
-            candidates: perPrompt,
-            maxNewTokens: 40,
-            temperature: 0.9,
-            topP: 0.95,
-            repetitionPenalty: 1.1,
-            seed: seed * 1000 + k,
+      const runs: {
+        seed: number;
+        vWeighted: number;
+        vUnweighted: number;
+        difference: number;
+        standardError: number;
+        perplexityWeighted: number;
+        perplexityUnweighted: number;
+        seconds: number;
+      }[] = [];
+      const allWeighted: number[] = [];
+      const allUnweighted: number[] = [];
+      let baselinePerplexity = 0;
+      let trainCaptions = 0;
+      let heldOutCaptions = 0;
+      let examples: string[] = [];
+      for (let seed = firstSeed; seed < firstSeed + seedCount; seed++) {
+        const trainOne = (name: string, records: CaptionRecord[]) => {
+          const t0 = performance.now();
+          const r = trainCaptionLm(records, {
+            modelDir: join(dir, 'models', `${name}-${seed}`),
+            config: model.config,
+            steps,
+            batchSize: model.batchSize,
+            lr: model.lr,
+            seed,
+            minPostsForStyle: 2,
+            mu: 0,
           });
-          for (const c of candidates) if (texts.length < scripts) texts.push(`${prompt}${c.text}`);
-        });
-        return texts;
-      };
-      const scoreTexts = async (texts: readonly string[]) =>
-        (await scorer.score(texts.map((text, i) => ({ id: String(i), text })))).map((r) => r.v);
-      const textsUnweighted = sampleFrom('unweighted');
-      const textsWeighted = sampleFrom('weighted');
-      const vUnweighted = await scoreTexts(textsUnweighted);
-      const vWeighted = await scoreTexts(textsWeighted);
+          const seconds = (performance.now() - t0) / 1000;
+          options.log(
+            `seed ${seed} ${name}: held-out perplexity ${r.perplexity.toFixed(2)} (${seconds.toFixed(0)} s)`,
+          );
+          return { ...r, seconds };
+        };
+        const unweightedRun = trainOne('unweighted', plain);
+        const weightedRun = trainOne('weighted', weighted);
+        baselinePerplexity = unweightedRun.baselinePerplexity;
+        trainCaptions = unweightedRun.trainCaptions;
+        heldOutCaptions = unweightedRun.heldOutCaptions;
+        const sampleFrom = (name: string) => {
+          const { model: lm, tokenizer } = loadTrainedLm(join(dir, 'models', `${name}-${seed}`));
+          lm.eval();
+          const texts: string[] = [];
+          prompts.forEach((prompt, k) => {
+            const { candidates } = sampleScripts(lm, tokenizer, {
+              prompt,
+              candidates: perPrompt,
+              maxNewTokens: model.newTokens,
+              temperature: 0.9,
+              topP: 0.95,
+              repetitionPenalty: 1.1,
+              seed: seed * 1000 + k,
+            });
+            for (const c of candidates) if (texts.length < scripts) texts.push(`${prompt}${c.text}`);
+          });
+          return texts;
+        };
+        const textsUnweighted = sampleFrom('unweighted');
+        const textsWeighted = sampleFrom('weighted');
+        const vUnweighted = await scoreTexts(textsUnweighted);
+        const vWeighted = await scoreTexts(textsWeighted);
+        allWeighted.push(...vWeighted);
+        allUnweighted.push(...vUnweighted);
+        const run = {
+          seed,
+          vWeighted: mean(vWeighted),
+          vUnweighted: mean(vUnweighted),
+          difference: mean(vWeighted) - mean(vUnweighted),
+          standardError: Math.sqrt(
+            variance(vWeighted) / vWeighted.length + variance(vUnweighted) / vUnweighted.length,
+          ),
+          perplexityWeighted: weightedRun.perplexity,
+          perplexityUnweighted: unweightedRun.perplexity,
+          seconds: weightedRun.seconds + unweightedRun.seconds,
+        };
+        runs.push(run);
+        options.log(
+          `seed ${seed}: mean V weighted ${run.vWeighted.toFixed(4)}, unweighted ${run.vUnweighted.toFixed(4)}, ` +
+            `difference ${run.difference.toFixed(4)} ± ${run.standardError.toFixed(4)}`,
+        );
+        if (seed === firstSeed) examples = [...textsWeighted.slice(0, 2), ...textsUnweighted.slice(0, 2)];
+      }
+      const differences = runs.map((r) => r.difference);
+      const difference = mean(differences);
+      // Across seeds: the spread of the per-seed differences holds sampling and training noise together.
+      const standardError =
+        runs.length > 1 ? Math.sqrt(variance(differences) / runs.length) : runs[0].standardError;
+      const perplexityWeighted = mean(runs.map((r) => r.perplexityWeighted));
+      const perplexityUnweighted = mean(runs.map((r) => r.perplexityUnweighted));
+      const relative = (perplexityWeighted - perplexityUnweighted) / perplexityUnweighted;
       const vHeldOut = await scoreTexts(heldOut.map(({ c }) => c.text));
-      const difference = mean(vWeighted) - mean(vUnweighted);
-      const standardError = Math.sqrt(
-        variance(vWeighted) / vWeighted.length + variance(vUnweighted) / vUnweighted.length,
-      );
-      const relative = (weightedRun.perplexity - unweightedRun.perplexity) / unweightedRun.perplexity;
-      options.log(`weighted sample: ${textsWeighted.slice(0, 3).join(' | ')}`);
-      options.log(`unweighted sample: ${textsUnweighted.slice(0, 3).join(' | ')}`);
+      options.log(`weighted samples (seed ${firstSeed}): ${examples.slice(0, 2).join(' | ')}`);
+      options.log(`unweighted samples (seed ${firstSeed}): ${examples.slice(2).join(' | ')}`);
       return {
         data: sample ? 'bundled sample (data/youtube-trending-sample.csv, 2017)' : source,
-        meanViralWeighted: mean(vWeighted),
-        meanViralUnweighted: mean(vUnweighted),
+        meanViralWeighted: mean(allWeighted),
+        meanViralUnweighted: mean(allUnweighted),
         meanViralDifference: difference,
         meanViralDifferenceStandardError: standardError,
-        perplexityWeighted: weightedRun.perplexity,
-        perplexityUnweighted: unweightedRun.perplexity,
+        meanViralDifferenceZ: standardError > 0 ? difference / standardError : null,
+        weightedHigherV: difference > 2 * standardError,
+        perplexityWeighted,
+        perplexityUnweighted,
         perplexityRelativeDifference: relative,
-        baselinePerplexity: unweightedRun.baselinePerplexity,
-        weightedHigherV: difference > 0,
-        perplexityWithin10Percent: relative <= 0.1,
+        perplexityWithin10Percent: Math.abs(relative) <= 0.1,
+        baselinePerplexity,
+        runs,
         meanViralHeldOutDrafts: mean(vHeldOut),
         meanViralTrainPosts: mean(trainV),
         sdViralTrainPosts: Math.sqrt(variance(trainV)),
         trainShiftV,
+        trainShiftTextV,
         estimatorSpearman: trained.validation.spearman,
-        trainCaptions: unweightedRun.trainCaptions,
-        heldOutCaptions: unweightedRun.heldOutCaptions,
-        scripts: vWeighted.length,
+        trainCaptions,
+        heldOutCaptions,
+        scriptsPerSeed: Math.min(scripts, perPrompt * prompts.length),
         prompts: prompts.length,
+        seeds: seedCount,
         steps,
         lambda,
-        seed,
+        weighting,
+        topShare,
+        vSource,
         model: modelName,
-        secondsWeighted: weightedRun.seconds,
-        secondsUnweighted: unweightedRun.seconds,
       };
     } finally {
       scorer.close();

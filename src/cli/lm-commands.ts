@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { terminalProgress, ValidationError } from '../core/index.js';
 import { saveStyleEmbeddings, similarCreators } from '../generate/index.js';
 import { ingestFiles, Lake } from '../lake/index.js';
-import { DEFAULT_LM_CONFIG, loadTrainedLm, sampleScripts, trainCaptionLm } from '../lm/index.js';
+import { loadTrainedLm, sampleScripts, trainCaptionLm } from '../lm/index.js';
 import type { CaptionLmResult, CaptionRecord, SampleOptions } from '../lm/index.js';
 import { samplePath } from './lake-commands.js';
 import { dataDirOf, nonNegative, numberOption, positiveInt, share } from './options.js';
@@ -62,14 +62,16 @@ interface TrainFlags {
   modelDir?: string;
   /** Absent: the corpus-size rule (`corpusDefaults`). */
   vocabSize?: number;
-  dModel: number;
-  layers: number;
-  heads: number;
+  /** dModel, layers, heads, dropout, steps, batchSize, lr, weightDecay absent: the corpus rule. */
+  dModel?: number;
+  layers?: number;
+  heads?: number;
   context?: number;
-  dropout: number;
-  steps: number;
-  batchSize: number;
-  lr: number;
+  dropout?: number;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  weightDecay?: number;
   heldOut: number;
   mu: number;
   lambda: number;
@@ -91,19 +93,10 @@ interface TrainDefaults {
   lr: number;
 }
 
-// About four epochs of the tiktok_en_2025 captions (450k byte tokens), 1.9M tokens: ten minutes at
-// 3,000 tokens/s.
-const TRAIN_DEFAULTS: TrainDefaults = {
-  dModel: DEFAULT_LM_CONFIG.dModel,
-  nLayers: DEFAULT_LM_CONFIG.nLayers,
-  dropout: 0,
-  steps: 1500,
-  batchSize: 32,
-  lr: 3e-3,
-};
-// The bundled sample has about 400 distinct titles (18,000 byte tokens): a small model with dropout keeps
-// from memorising them; 800 steps (35 epochs, 630k tokens) still fit the demo's two minutes on a quiet
-// machine, and held-out perplexity still fell from step 600 to 800.
+// `lm train` leaves the architecture and the budget to the corpus rule of src/lm/pipeline.ts
+// (`corpusDefaults`, `trainingDefaults`). `lm demo` keeps its own budget for the two-minute demo: the
+// bundled sample has about 400 distinct titles (18,000 byte tokens); a small model with dropout keeps
+// from memorising them; 800 steps (35 epochs, 630k tokens) fit the demo's two minutes on a quiet machine.
 const DEMO_DEFAULTS: TrainDefaults = {
   dModel: 64,
   nLayers: 2,
@@ -118,6 +111,7 @@ function formatTraining(result: CaptionLmResult, modelDir: string): string {
   const c = result.config;
   return [
     `model: ${c.nLayers} layers, width ${c.dModel}, ${c.nHeads} heads, context ${c.contextLength}, vocabulary ${c.vocabSize}, ${c.styleCount - 1} creator styles`,
+    `budget: ${result.plan.steps} steps × ${result.plan.batchSize} (${result.plan.epochs.toFixed(1)} epochs), lr ${result.plan.lr}, dropout ${result.plan.dropout}, weight decay ${result.plan.weightDecay}`,
     `data: ${result.trainCaptions} training captions (${result.trainTokens} tokens), ${result.heldOutCaptions} held out by time (${result.heldOutTokens} tokens)`,
     `steps: ${t.step}${t.resumedFrom > 0 ? ` (resumed from ${t.resumedFrom})` : ''} in ${t.seconds.toFixed(1)} s, ${Math.round(t.tokensPerSecond)} tokens/s, last loss ${t.history.at(-1)?.loss.toFixed(3) ?? '-'}`,
     `held-out perplexity: TKLLM ${result.perplexity.toFixed(2)}  |  Kneser-Ney trigram ${result.baselinePerplexity.toFixed(2)}`,
@@ -131,19 +125,24 @@ async function trainFromLake(dir: string, modelDir: string, flags: TrainFlags): 
     const scores = flags.scores === undefined ? undefined : readScores(flags.scores);
     const records = await readCaptions(lake, scores, flags.lambda);
     if (flags.fresh === true) rmSync(join(modelDir, 'checkpoints'), { recursive: true, force: true });
+    const defined = <T extends object>(o: T) =>
+      Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
     const result = trainCaptionLm(records, {
       modelDir,
-      config: {
-        ...(flags.vocabSize === undefined ? {} : { vocabSize: flags.vocabSize }),
+      config: defined({
+        vocabSize: flags.vocabSize,
         dModel: flags.dModel,
         nLayers: flags.layers,
         nHeads: flags.heads,
-        ...(flags.context === undefined ? {} : { contextLength: flags.context }),
+        contextLength: flags.context,
         dropout: flags.dropout,
-      },
-      steps: flags.steps,
-      batchSize: flags.batchSize,
-      lr: flags.lr,
+      }),
+      ...defined({
+        steps: flags.steps,
+        batchSize: flags.batchSize,
+        lr: flags.lr,
+        weightDecay: flags.weightDecay,
+      }),
       heldOutShare: flags.heldOut,
       mu: flags.mu,
       minPostsForStyle: flags.minPosts,
@@ -159,7 +158,10 @@ async function trainFromLake(dir: string, modelDir: string, flags: TrainFlags): 
   }
 }
 
-function addTrainOptions(command: Command, defaults: TrainDefaults = TRAIN_DEFAULTS): Command {
+function addTrainOptions(command: Command, defaults?: TrainDefaults): Command {
+  const rule = ' (default: the corpus rule, docs/lm.md)';
+  const fallback = (value: number | undefined, what: string) =>
+    defaults === undefined ? [what + rule] : [what, value];
   return command
     .option('--model-dir <dir>', 'where the model goes (default <data-dir>/models/lm)')
     .option(
@@ -167,18 +169,34 @@ function addTrainOptions(command: Command, defaults: TrainDefaults = TRAIN_DEFAU
       'BPE vocabulary size (default: 259, bytes alone, under 2 MB of training text, else 1024)',
       positiveInt('--vocab-size'),
     )
-    .option('--d-model <n>', 'width', positiveInt('--d-model'), defaults.dModel)
-    .option('--layers <n>', 'transformer blocks', positiveInt('--layers'), defaults.nLayers)
-    .option('--heads <n>', 'attention heads', positiveInt('--heads'), DEFAULT_LM_CONFIG.nHeads)
+    .option('--d-model <n>', ...withParser(fallback(defaults?.dModel, 'width'), positiveInt('--d-model')))
+    .option(
+      '--layers <n>',
+      ...withParser(fallback(defaults?.nLayers, 'transformer blocks'), positiveInt('--layers')),
+    )
+    .option('--heads <n>', ...withParser(fallback(undefined, 'attention heads'), positiveInt('--heads')))
     .option(
       '--context <n>',
       'context length in tokens (default: 128 with the byte vocabulary, else 64)',
       positiveInt('--context'),
     )
-    .option('--dropout <p>', 'dropout in training', dropoutRate('--dropout'), defaults.dropout)
-    .option('--steps <n>', 'optimiser steps', positiveInt('--steps'), defaults.steps)
-    .option('--batch-size <n>', 'captions per step', positiveInt('--batch-size'), defaults.batchSize)
-    .option('--lr <rate>', 'peak learning rate', nonNegative('--lr'), defaults.lr)
+    .option(
+      '--dropout <p>',
+      ...withParser(fallback(defaults?.dropout, 'dropout in training'), dropoutRate('--dropout')),
+    )
+    .option(
+      '--steps <n>',
+      ...withParser(fallback(defaults?.steps, 'optimiser steps'), positiveInt('--steps')),
+    )
+    .option(
+      '--batch-size <n>',
+      ...withParser(fallback(defaults?.batchSize, 'captions per step'), positiveInt('--batch-size')),
+    )
+    .option('--lr <rate>', ...withParser(fallback(defaults?.lr, 'peak learning rate'), nonNegative('--lr')))
+    .option(
+      '--weight-decay <d>',
+      ...withParser(fallback(undefined, 'AdamW weight decay'), nonNegative('--weight-decay')),
+    )
     .option('--held-out <share>', 'latest share of captions held out', share('--held-out'), 0.1)
     .option('--mu <mu>', 'weight of the virality MSE (Entry B; needs --scores)', nonNegative('--mu'), 0)
     .option('--lambda <lambda>', 'w = 1 + lambda * V (Entry A; needs --scores)', nonNegative('--lambda'), 1)
@@ -199,6 +217,14 @@ function addTrainOptions(command: Command, defaults: TrainDefaults = TRAIN_DEFAU
     .option('--checkpoint-every <n>', 'steps between checkpoints', positiveInt('--checkpoint-every'), 100)
     .option('--fresh', 'ignore existing checkpoints and start over')
     .option('--json', 'print one JSON object');
+}
+
+/** Commander's (description, parser, default?) from (description, default?) and a parser. */
+function withParser<T>(
+  [description, value]: (string | number | undefined)[],
+  parser: (raw: string) => T,
+): [string, (raw: string) => T, T] {
+  return [String(description), parser, value as T];
 }
 
 function printTraining(result: CaptionLmResult, modelDir: string, json: boolean | undefined): void {

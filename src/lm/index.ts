@@ -38,7 +38,11 @@ export {
   loadTrainedLm,
   assignStyleRows,
   corpusDefaults,
+  trainingDefaults,
   DEFAULT_LM_CONFIG,
+  SMALL_CORPUS_CONFIG,
+  DEFAULT_EPOCHS,
+  DEFAULT_TOKEN_BUDGET,
 } from './pipeline.js';
 export type {
   CaptionRecord,
@@ -46,4 +50,5 @@ export type {
   CaptionLmResult,
   CreatorStyle,
   TrainedLm,
+  TrainingPlan,
 } from './pipeline.js';
