@@ -35,6 +35,8 @@ interface Phases {
 
 interface BlockResult {
   stepMs: number[];
+  /** CPU time PyTorch's process used while it waited for this request (TKLLM's block ran then). */
+  idleCpuMs?: number;
   /** CPU time of the block, all threads (training blocks only). */
   cpuMs?: number;
   phasesMs?: Phases;
@@ -231,8 +233,8 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
   } else options.log(`engine: PyTorch comparison absent: ${plan.torch.ok ? '' : plan.torch.why}`);
 
   // Rounds in ABBA order: TKLLM first in even rounds, PyTorch first in odd ones.
-  const ours = { train: [] as number[][], forward: [] as number[][], cpuMs: 0 };
-  const theirs = { train: [] as BlockResult[], forward: [] as number[][] };
+  const ours = { train: [] as number[][], forward: [] as number[][], cpuMs: 0, cpuMsWhileTheirs: 0 };
+  const theirs = { train: [] as BlockResult[], forward: [] as number[][], idleCpuMs: 0 };
   for (const kind of ['train', 'forward'] as const) {
     for (let r = 0; r < rounds; r++) {
       const runOurs = (): void => {
@@ -243,7 +245,14 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
       };
       const runTheirs = async (): Promise<void> => {
         if (server === null) return;
+        const cpu = process.cpuUsage();
         const result = await server.run(kind, block);
+        const used = process.cpuUsage(cpu);
+        if (kind === 'train') {
+          // Fairness both ways: what each process burns while the other one's block runs.
+          ours.cpuMsWhileTheirs += (used.user + used.system) / 1000;
+          theirs.idleCpuMs += result.idleCpuMs ?? 0;
+        }
         if (kind === 'train') theirs.train.push(result);
         else theirs.forward.push(result.stepMs);
       };
@@ -330,6 +339,10 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
     pytorchVersion: info.torchVersion,
     pytorchThreads: info.threads,
     pytorchTrainCpuMsPerStep: round(pyCpuMs / n),
+    // CPU each process used per step of the other's training blocks (its own idle time): both near
+    // zero means neither disturbs the other's measurement.
+    tkllmCpuMsPerStepWhilePytorchTrains: round(ours.cpuMsWhileTheirs / n),
+    pytorchCpuMsPerStepWhileIdle: round(theirs.idleCpuMs / n),
     // PyTorch's CPU time over ours: a work ratio, meaningful with --threads 1 (spinning threads
     // inflate CPU time with more).
     cpuRatioVsPytorch: round(pyCpuMs / ours.cpuMs, 3),

@@ -156,13 +156,19 @@ def main():
 
     if args.serve:
         print(json.dumps({"ready": True, **info}), flush=True)
+        idle_from = time.process_time()
         for line in sys.stdin:
             words = line.split()
             if not words or words[0] == "quit":
                 break
+            # CPU this process used while it waited for the request (the other engine's block ran
+            # then): spinning OpenMP workers show up here.
+            idle_ms = (time.process_time() - idle_from) * 1000
             k = int(words[1])
             result = train(k) if words[0] == "train" else forward(k)
+            result["idleCpuMs"] = idle_ms
             print(json.dumps(result), flush=True)
+            idle_from = time.process_time()
         return
 
     tokens_per_step = batch * context
