@@ -1,4 +1,5 @@
-// `npm run bench -- serve [--json] [--duration S] [--connections N] [--no-train]`: starts `tkllm serve`'s
+// `npm run bench -- serve [--json] [--duration S] [--connections N] [--threads N] [--no-train]
+// [--only score] [--workspace DIR]`: starts `tkllm serve`'s
 // server on loopback in a child process over a fresh lake holding the bundled sample and a small ViralScore
 // model trained on it, drives it with autocannon for
 // a bounded time per endpoint, stops it, and reports requests/s, p50/p99 latency and errors. The server
@@ -12,6 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { Random } from '../src/core/index.js';
 import type { BenchOptions, BenchResult } from './run.js';
 
 const childFlag = 'TKLLM_SERVE_BENCH_DIR';
@@ -74,15 +76,91 @@ interface Drive {
   requests: number;
   /** The server process's CPU time (all threads) per request, in ms: comparable on a loaded machine. */
   serverCpuMsPerRequest: number;
+  /** This process's CPU time (autocannon, the load generator) per request, in ms: it shares the cores. */
+  loadCpuMsPerRequest: number;
 }
 
 let serverCpu: () => Promise<number> = () => Promise.resolve(0);
+
+const openers = [
+  'Wait for it:',
+  'You will not believe',
+  '3 tips for',
+  'POV:',
+  'Why nobody talks about',
+  'I tried',
+  'Stop scrolling:',
+  'Day 12 of',
+  'Rating',
+  'The truth about',
+];
+const topics = [
+  'the perfect pasta',
+  'a 5 minute workout',
+  'my cat at 3am',
+  'saving money in 2025',
+  'this trick',
+  'the new iPhone',
+  'street food in Hanoi',
+  'a tiny apartment',
+  'learning guitar',
+  'cold showers',
+  'my first marathon',
+  'fixing a bike',
+];
+const endings = [
+  'Would you try it?',
+  'Comment your pick!',
+  'Save this for later.',
+  'Share it with a friend who needs it.',
+  'Part 2 tomorrow.',
+  '',
+  'Honestly? Worth it.',
+  'Follow for more 🔥',
+];
+const tags = [
+  'fyp',
+  'food',
+  'viral',
+  'fitness',
+  'cat',
+  'money',
+  'tech',
+  'travel',
+  'music',
+  'diy',
+  'learnontiktok',
+  'comedy',
+];
+
+/**
+ * `count` request bodies of `size` drafts each, every draft text distinct (a number in it), drawn from a
+ * fixed seed: openers, topics, endings, hashtags in the text or as a field, some with a posting time.
+ */
+function draftBodies(count: number, size: number, seed: number): Record<string, unknown>[][] {
+  const rng = new Random(seed);
+  const pick = <T>(xs: readonly T[]) => xs[rng.int(xs.length)];
+  let n = 0;
+  return Array.from({ length: count }, () =>
+    Array.from({ length: size }, () => {
+      n++;
+      const text = `${pick(openers)} ${pick(topics)} (take ${n}). ${pick(endings)} #${pick(tags)}`;
+      const draft: Record<string, unknown> = { text };
+      if (rng.int(2) === 0) draft.hashtags = [pick(tags), pick(tags)];
+      if (rng.int(4) === 0)
+        draft.postedAt = new Date(Date.UTC(2017, 10, 1 + rng.int(28), rng.int(24))).toISOString();
+      return draft;
+    }),
+  );
+}
 
 async function drive(options: autocannon.Options): Promise<Drive> {
   // One uncounted second first: JIT, the ONNX session's first runs and DuckDB's caches warm up.
   await autocannon({ ...options, duration: 1 });
   const cpuBefore = await serverCpu();
+  const loadBefore = process.cpuUsage();
   const result = await autocannon(options);
+  const load = process.cpuUsage(loadBefore);
   const cpuMs = (await serverCpu()) - cpuBefore;
   return {
     requestsPerSecond: Math.round(result.requests.average),
@@ -92,6 +170,9 @@ async function drive(options: autocannon.Options): Promise<Drive> {
     errors: result.errors + result.timeouts + result.non2xx,
     requests: result.requests.total,
     serverCpuMsPerRequest: Number((cpuMs / Math.max(1, result.requests.total)).toFixed(3)),
+    loadCpuMsPerRequest: Number(
+      ((load.user + load.system) / 1000 / Math.max(1, result.requests.total)).toFixed(3),
+    ),
   };
 }
 
@@ -105,11 +186,19 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const connections = arg('--connections', 100);
   const train = !options.args.includes('--no-train');
   const threads = arg('--threads', 1);
-  const dir = mkdtempSync(join(tmpdir(), 'tkllm-bench-serve-'));
+  const onlyScore =
+    options.args.includes('--only') && options.args[options.args.indexOf('--only') + 1] === 'score';
+  const lowerConnections = [1, 10, 25, 50];
+  // --workspace DIR keeps the lake and models between runs (trained once, then reused); default a fresh one.
+  const workspaceAt = options.args.indexOf('--workspace');
+  const keep = workspaceAt >= 0;
+  const dir = keep ? options.args[workspaceAt + 1] : mkdtempSync(join(tmpdir(), 'tkllm-bench-serve-'));
+  // TKLLM_SERVE_BENCH_PROF=DIR writes the server's CPU profiles (every thread) there.
+  const profileDir = process.env.TKLLM_SERVE_BENCH_PROF;
   let child: ChildProcess | undefined;
   try {
     child = fork(fileURLToPath(import.meta.url), [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
       env: {
         ...process.env,
         [childFlag]: dir,
@@ -137,49 +226,78 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       generator: { loaded: boolean };
     };
 
-    const summary = await drive({ url: `${base}/v1/lake/summary`, connections, duration });
-    options.log(`lake summary: ${summary.requestsPerSecond} req/s, p99 ${summary.p99Ms} ms`);
-    const health = await drive({ url: `${base}/healthz`, connections, duration });
-    options.log(`healthz: ${health.requestsPerSecond} req/s, p99 ${health.p99Ms} ms`);
+    let summary: Drive | undefined;
+    let health: Drive | undefined;
+    if (!onlyScore) {
+      summary = await drive({ url: `${base}/v1/lake/summary`, connections, duration });
+      options.log(`lake summary: ${summary.requestsPerSecond} req/s, p99 ${summary.p99Ms} ms`);
+      health = await drive({ url: `${base}/healthz`, connections, duration });
+      options.log(`healthz: ${health.requestsPerSecond} req/s, p99 ${health.p99Ms} ms`);
+    }
 
     let score: Drive | undefined;
     let scoreAlone: Drive | undefined;
     let screen: Drive | undefined;
     let fullOf64: Drive | undefined;
+    const ladder: Record<string, Drive> = {};
     if (models.scorer.loaded) {
-      const drafts = Array.from({ length: 16 }, (_, i) => ({
-        text: `Draft ${i}: would you try this? #food`,
-      }));
-      const request = {
-        url: `${base}/v1/score/batch`,
-        method: 'POST' as const,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ drafts }),
-        duration,
+      // Distinct bodies, rotated request by request: no two requests in a row send the same drafts, so a
+      // cache of answers by body could not flatter the figures.
+      const bodies16 = draftBodies(1024, 16, 1).map((drafts) => JSON.stringify({ drafts }));
+      const request = (bodies: string[], url = `${base}/v1/score/batch`) => {
+        let next = 0;
+        return {
+          url,
+          method: 'POST' as const,
+          headers: { 'content-type': 'application/json' },
+          duration,
+          requests: [
+            {
+              setupRequest: (req: autocannon.Request) => ({ ...req, body: bodies[next++ % bodies.length] }),
+            },
+          ],
+        };
       };
-      // Under load (queueing included), then one client at a time (the latency of one 16-draft batch).
-      score = await drive({ ...request, connections });
-      options.log(`score batch of 16: ${score.requestsPerSecond} req/s, p99 ${score.p99Ms} ms`);
-      scoreAlone = await drive({ ...request, connections: 1 });
-      options.log(`score batch of 16, one connection: p99 ${scoreAlone.p99Ms} ms`);
-      // Two stages against one: 64 drafts screened by the int8 graph with 8 finalists, and the same 64 drafts
-      // through the full model, on a few connections (a generator's rerank, not a crowd of clients).
-      const many = Array.from({ length: 64 }, (_, i) => ({ text: `Take ${i}: the 5-minute pasta? #food` }));
-      const few = Math.min(connections, 4);
-      screen = await drive({
-        ...request,
-        url: `${base}/v1/score/screen`,
-        body: JSON.stringify({ drafts: many, keep: 8 }),
-        connections: few,
-      });
-      fullOf64 = await drive({ ...request, body: JSON.stringify({ drafts: many }), connections: few });
+      // Under load (queueing included), then fewer clients: where p99 stays under 50 ms.
+      score = await drive({ ...request(bodies16), connections });
+      ladder[String(connections)] = score;
       options.log(
-        `64 drafts, ${few} connections: two stages p99 ${screen.p99Ms} ms (${screen.serverCpuMsPerRequest} ms CPU), ` +
-          `full model p99 ${fullOf64.p99Ms} ms (${fullOf64.serverCpuMsPerRequest} ms CPU)`,
+        `score batch of 16, ${connections} connections: ${score.requestsPerSecond} req/s, ` +
+          `p50 ${score.p50Ms} ms, p99 ${score.p99Ms} ms, ${score.serverCpuMsPerRequest} ms server CPU a request`,
       );
+      for (const c of lowerConnections.filter((c) => c < connections)) {
+        const d = await drive({ ...request(bodies16), connections: c });
+        ladder[String(c)] = d;
+        if (c === 1) scoreAlone = d;
+        options.log(
+          `score batch of 16, ${c} connection(s): ${d.requestsPerSecond} req/s, p50 ${d.p50Ms} ms, ` +
+            `p99 ${d.p99Ms} ms, ${d.serverCpuMsPerRequest} ms server CPU a request`,
+        );
+      }
+      if (!onlyScore) {
+        // Two stages against one: 64 drafts screened by the int8 graph with 8 finalists, and the same 64
+        // drafts through the full model, on a few connections (a generator's rerank, not a crowd of clients).
+        const bodies64 = draftBodies(256, 64, 2);
+        const few = Math.min(connections, 4);
+        screen = await drive({
+          ...request(
+            bodies64.map((drafts) => JSON.stringify({ drafts, keep: 8 })),
+            `${base}/v1/score/screen`,
+          ),
+          connections: few,
+        });
+        fullOf64 = await drive({
+          ...request(bodies64.map((drafts) => JSON.stringify({ drafts }))),
+          connections: few,
+        });
+        options.log(
+          `64 drafts, ${few} connections: two stages p99 ${screen.p99Ms} ms (${screen.serverCpuMsPerRequest} ms CPU), ` +
+            `full model p99 ${fullOf64.p99Ms} ms (${fullOf64.serverCpuMsPerRequest} ms CPU)`,
+        );
+      }
     } else options.log('no ViralScore model in this server: scoreP99Ms is null');
     let generate: Drive | undefined;
-    if (models.generator.loaded) {
+    if (models.generator.loaded && !onlyScore) {
       generate = await drive({
         url: `${base}/v1/generate`,
         method: 'POST',
@@ -190,7 +308,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       });
     } else options.log('no language model in this server: generateP99Ms is null');
 
-    const runs = [summary, health, score, scoreAlone, screen, fullOf64, generate].filter(
+    const runs = [summary, health, ...Object.values(ladder), screen, fullOf64, generate].filter(
       (d): d is Drive => d !== undefined,
     );
     return {
@@ -202,6 +320,20 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       scoreOneConnectionP99Ms: scoreAlone?.p99Ms ?? null,
       scoreCpuMsPerRequest: score?.serverCpuMsPerRequest ?? null,
       scoreOneConnectionCpuMsPerRequest: scoreAlone?.serverCpuMsPerRequest ?? null,
+      // 16-draft batches by number of connections: requests/s, p50, p99, server and load-generator CPU.
+      scoreByConnections: Object.fromEntries(
+        Object.entries(ladder).map(([c, d]) => [
+          c,
+          {
+            requestsPerSecond: d.requestsPerSecond,
+            p50Ms: d.p50Ms,
+            p99Ms: d.p99Ms,
+            serverCpuMsPerRequest: d.serverCpuMsPerRequest,
+            loadCpuMsPerRequest: d.loadCpuMsPerRequest,
+            errors: d.errors,
+          },
+        ]),
+      ),
       screen64P99Ms: screen?.p99Ms ?? null,
       screen64CpuMsPerRequest: screen?.serverCpuMsPerRequest ?? null,
       full64P99Ms: fullOf64?.p99Ms ?? null,
@@ -209,11 +341,11 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       generateP99Ms: generate?.p99Ms ?? null,
       generateP50Ms: generate?.p50Ms ?? null,
       // The lake summary's rate: the endpoint every studio visit calls, and the one that exists today.
-      requestsPerSecond: summary.requestsPerSecond,
-      summaryP50Ms: summary.p50Ms,
-      summaryP99Ms: summary.p99Ms,
-      healthzRequestsPerSecond: health.requestsPerSecond,
-      healthzP99Ms: health.p99Ms,
+      requestsPerSecond: summary?.requestsPerSecond ?? null,
+      summaryP50Ms: summary?.p50Ms ?? null,
+      summaryP99Ms: summary?.p99Ms ?? null,
+      healthzRequestsPerSecond: health?.requestsPerSecond ?? null,
+      healthzP99Ms: health?.p99Ms ?? null,
       errors: runs.reduce((a, d) => a + d.errors, 0),
       requests: runs.reduce((a, d) => a + d.requests, 0),
       connections,
@@ -223,6 +355,6 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   } finally {
     if (child?.connected) child.disconnect();
     if (child && child.exitCode === null) await once(child, 'exit');
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }

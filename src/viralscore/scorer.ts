@@ -5,10 +5,10 @@
  */
 import type { Lake } from '../lake/index.js';
 import { ValidationError } from '../core/index.js';
-import { GraphSession, sum, tensor } from '../tensor/index.js';
+import { GraphSession, quantizeModel, sum, tensor } from '../tensor/index.js';
 import { loadFeatureMatrix, openFeatureContext } from './feature-types.js';
 import type { Draft, FeatureGroupName, FeatureMatrix } from './feature-types.js';
-import { tracedFromBytes } from './graph.js';
+import { servingGraph, tracedFromBytes } from './graph.js';
 import type { SubscoreName, ViralScoreModel } from './model.js';
 import { subscoreNames } from './model.js';
 import { ViralScoreRegistry } from './registry.js';
@@ -81,8 +81,11 @@ export async function openViralScorer(
   const registry = new ViralScoreRegistry(dataDir);
   const loaded = registry.load(options.version);
   const variant = options.variant ?? 'float';
+  // The served graph is the exported one rewritten for speed (servingGraph: same outputs to float
+  // rounding); its int8 variant quantises that graph, so the group encoders' blocks are int8 too.
+  const served = servingGraph(tracedFromBytes(registry.graph(loaded.version, 'float'))).model;
   const session = new GraphSession(
-    tracedFromBytes(registry.graph(loaded.version, variant)),
+    variant === 'int8' ? quantizeModel(served, { bits: 8 }).model : served,
     options.threads ?? 1,
   );
   const net = loaded.model.freeze();
