@@ -101,9 +101,20 @@ it('prints the evaluation as a table with the ablation', () => {
       { model: 'ridge', ...m, spearman: 0.2 },
     ],
     ablation: [{ model: 'viralscore without hook', dropped: 'hook', spearmanDrop: 0.1, ...m, spearman: 0.2 }],
-    estimator: { members: 1, bestEpochs: [3], epochs: [9], mixWeights: [1, 1, 1, 1, 1] },
+    estimator: {
+      members: 1,
+      bestEpochs: [3],
+      epochs: [9],
+      ridgeShare: 0.25,
+      ridgeShareSpearman: [
+        { share: 0, spearman: 0.3 },
+        { share: 0.25, spearman: 0.31 },
+      ],
+      mixWeights: [1, 1, 1, 1, 1],
+    },
     groups: ['text', 'hook'],
   });
   expect(text).toMatch(/viralscore\s+0\.3000/);
   expect(text).toMatch(/hook\s+0\.2000 -0\.1000/);
+  expect(text).toMatch(/ridge member's share 0.25 \(validation Spearman by share: 0 0.3000, 0.25 0.3100\)/);
 });

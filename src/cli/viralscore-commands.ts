@@ -40,7 +40,7 @@ export function formatEvaluation(report: EvaluationReport): string {
   const w = report.estimator.mixWeights.map((x) => x.toFixed(2)).join(', ');
   lines.push(
     '',
-    `viralscore: ${report.estimator.members} members, kept epochs ${report.estimator.bestEpochs.join(', ')}; mean weights of E, H, R, S, T in V: ${w}`,
+    `viralscore: ${report.estimator.members} networks, kept epochs ${report.estimator.bestEpochs.join(', ')}; ridge member's share ${report.estimator.ridgeShare} (validation Spearman by share: ${report.estimator.ridgeShareSpearman.map((t) => `${t.share} ${fixed(t.spearman)}`).join(', ') || 'not tried'}); mean weights of E, H, R, S, T in V: ${w}`,
   );
   return lines.join('\n');
 }
@@ -107,7 +107,7 @@ export function addViralScoreCommands(program: Command): void {
     .addOption(splitOption())
     .option('--seed <n>', 'random seed', positiveInt('--seed'), 42)
     .option('--epochs <n>', 'most epochs', positiveInt('--epochs'))
-    .option('--members <n>', 'networks averaged in the estimator (default 4)', positiveInt('--members'))
+    .option('--members <n>', 'networks trained for the estimator (default 8)', positiveInt('--members'))
     .option('--json', 'print one JSON object')
     .action(
       async (

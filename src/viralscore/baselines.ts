@@ -41,14 +41,27 @@ export function creatorMeanBaseline(
     });
 }
 
+/** A fitted ridge regression on the baseline design (features, then one presence column per group). */
+export interface RidgeFit {
+  /** Coefficients of the centred design columns (features, then presence columns). */
+  weights: Float64Array;
+  /** Training means of the design columns. */
+  columnMeans: Float64Array;
+  /** Training mean of the label: the prediction at the column means. */
+  meanLabel: number;
+  /** The penalty chosen on the validation Spearman. */
+  penalty: number;
+  predict: (f: PackedFeatures) => Float32Array;
+}
+
 /** Ridge regression fitted by the normal equations (Cholesky), the penalty picked on validation Spearman. */
-export function ridgeBaseline(
+export function fitRidge(
   train: PackedFeatures,
   trainY: Float32Array,
   validation: PackedFeatures,
   validationY: Float32Array,
   penalties: readonly number[] = [0.1, 1, 10, 100, 1000],
-): (f: PackedFeatures) => Float32Array {
+): RidgeFit {
   const { x, d } = designMatrix(train);
   const n = train.rows;
   const meanY = trainY.reduce((s, v) => s + v, 0) / n;
@@ -73,16 +86,30 @@ export function ridgeBaseline(
       return s;
     });
   };
-  let best: { score: number; predict: (f: PackedFeatures) => Float32Array } | null = null;
+  let best: (RidgeFit & { score: number }) | null = null;
   for (const penalty of penalties) {
     const a = Float64Array.from(xtx);
     for (let j = 0; j < d; j++) a[j * d + j] += penalty;
-    const predict = model(solveCholesky(a, xty, d));
+    const weights = solveCholesky(a, xty, d);
+    const predict = model(weights);
     const score = spearman(predict(validation), validationY);
-    if (best === null || score > best.score) best = { score, predict };
+    if (best === null || score > best.score)
+      best = { score, weights, columnMeans: colMean, meanLabel: meanY, penalty, predict };
   }
   if (best === null) throw new ValidationError('ridge needs at least one penalty');
-  return best.predict;
+  const { score: _score, ...fit } = best;
+  return fit;
+}
+
+/** The ridge baseline: `fitRidge`'s predictor. */
+export function ridgeBaseline(
+  train: PackedFeatures,
+  trainY: Float32Array,
+  validation: PackedFeatures,
+  validationY: Float32Array,
+  penalties: readonly number[] = [0.1, 1, 10, 100, 1000],
+): (f: PackedFeatures) => Float32Array {
+  return fitRidge(train, trainY, validation, validationY, penalties).predict;
 }
 
 /** Solves A w = b for a symmetric positive-definite A (d × d, row-major). */

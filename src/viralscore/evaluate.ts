@@ -45,8 +45,18 @@ export interface EvaluationReport {
   /** The estimator (`viralscore`) and the baselines, best Spearman first. */
   models: ModelReport[];
   ablation: AblationReport[];
-  /** Members averaged, each member's kept epoch and epochs run, the mean weights of E, H, R, S, T in V. */
-  estimator: { members: number; bestEpochs: number[]; epochs: number[]; mixWeights: number[] };
+  /**
+   * Networks trained, each one's kept epoch and epochs run, the ridge member's share (0: none) with the
+   * validation Spearman of each share tried, the mean weights of E, H, R, S, T in V.
+   */
+  estimator: {
+    members: number;
+    bestEpochs: number[];
+    epochs: number[];
+    ridgeShare: number;
+    ridgeShareSpearman: { share: number; spearman: number }[];
+    mixWeights: number[];
+  };
   groups: FeatureGroupName[];
 }
 
@@ -147,6 +157,8 @@ export function evaluateOnDataset(
       members: full.fit.bestEpochs.length,
       bestEpochs: full.fit.bestEpochs,
       epochs: full.fit.history.map((h) => h.length),
+      ridgeShare: full.fit.ridgeShare,
+      ridgeShareSpearman: full.fit.ridgeShareSpearman,
       mixWeights: full.fit.model.mixWeights(),
     },
     groups: schema.groups.map((g) => g.name),

@@ -21,6 +21,8 @@ import {
   Tensor,
   tensor,
 } from '../tensor/index.js';
+import { fitRidge } from './baselines.js';
+import type { RidgeFit } from './baselines.js';
 import { spearman } from './metrics.js';
 import type { SubscoreName, ViralScoreConfig } from './model.js';
 import { defaultArchitecture, subscoreNames, ViralScoreModel, ViralScoreNet } from './model.js';
@@ -63,6 +65,24 @@ export interface FitOptions {
   smoothing?: number;
   /** Networks averaged in the estimator, each trained from its own seed (default 8). */
   members?: number;
+  /**
+   * The linear path's per-group presence term (default true). With it, each network starts at the ridge
+   * baseline itself (`fitRidge`: the same design, penalties and validation choice) and so does the ridge
+   * member; without it, at a ridge of the features alone (the configuration before 2026-11-23 14:00).
+   */
+  presence?: boolean;
+  /**
+   * Standard deviation of the fusion's head weights at the start (default 0: each network starts exactly
+   * at the ridge and the fusion grows only as far as training pulls it; 0.1 before 2026-11-23 14:00, which
+   * put a random offset of about 0.5 on each head's logit at the start).
+   */
+  fusionInit?: number;
+  /**
+   * Shares of the ridge member in the estimator tried after training (default [0, 0.25, 0.5]): the one with
+   * the best validation Spearman of the blended logit is kept, the smaller share on a tie; 0 leaves the
+   * ridge member out. The same rule runs on every lake; `[0]` turns the ridge member off.
+   */
+  ridgeShares?: number[];
   progress?: ProgressReporter;
   /** Called after each epoch; returning true stops training. */
   onEpochEnd?: (log: EpochLog) => boolean | void;
@@ -101,6 +121,10 @@ export interface ModelFitResult {
   history: EpochLog[][];
   /** Per member, the epoch whose weights it kept. */
   bestEpochs: number[];
+  /** The ridge member's weight in the estimator (0: no ridge member). */
+  ridgeShare: number;
+  /** Validation Spearman of the blend at each share tried. */
+  ridgeShareSpearman: { share: number; spearman: number }[];
 }
 
 /** The defaults of every training option, resolved in one place. */
@@ -118,6 +142,8 @@ export const defaultFitOptions = {
   emaDecay: 0.99,
   minEpochs: 3,
   smoothing: 3,
+  ridgeShares: [0, 0.25, 0.5],
+  fusionInit: 0,
   ...defaultArchitecture,
 } as const;
 
@@ -152,13 +178,92 @@ export function fitViralScoreModel(
     );
   }
   const { config } = fits[0];
-  const model = new ViralScoreModel(
-    { ...config, members },
-    rng,
-    fits.map((f) => f.net),
-  );
+  const nets = fits.map((f) => f.net);
+  let model = new ViralScoreModel({ ...config, members }, rng, nets);
   model.eval();
-  return { model, history: fits.map((f) => f.history), bestEpochs: fits.map((f) => f.bestEpoch) };
+  const shares = options.ridgeShares ?? defaultFitOptions.ridgeShares;
+  for (const share of shares)
+    if (!(share >= 0 && share < 1))
+      throw new ValidationError(`\`ridgeShares\` must hold numbers in [0, 1), got ${share}`);
+  const tried: { share: number; spearman: number }[] = [];
+  let ridgeShare = 0;
+  if (shares.some((share) => share > 0) && config.linear === true && config.presence === true) {
+    const ridge = ridgeMember(config, rng.fork(), train, validation);
+    const netLogits = predictLogits(model, validation.features);
+    const ridgeLogits = predictLogits(ridge, validation.features);
+    let best: { share: number; spearman: number } | null = null;
+    for (const share of [...new Set(shares)].sort((a, b) => a - b)) {
+      const blended = netLogits.map((z, i) => (1 - share) * z + share * ridgeLogits[i]);
+      const tryIt = { share, spearman: spearman(blended, validation.labels) };
+      tried.push(tryIt);
+      if (best === null || tryIt.spearman > best.spearman) best = tryIt;
+    }
+    if (best !== null && best.share > 0) {
+      ridgeShare = best.share;
+      model = new ViralScoreModel(
+        {
+          ...config,
+          members: members + 1,
+          memberWeights: [...nets.map(() => (1 - ridgeShare) / members), ridgeShare],
+        },
+        rng,
+        [...nets, ridge],
+      );
+      model.eval();
+    }
+  }
+  return {
+    model,
+    history: fits.map((f) => f.history),
+    bestEpochs: fits.map((f) => f.bestEpoch),
+    ridgeShare,
+    ridgeShareSpearman: tried,
+  };
+}
+
+/**
+ * The ridge member: a network whose fusion is switched off (zero head weights) and whose linear path and
+ * presence term are the ridge baseline (`fitRidge`: the same design, penalties and validation choice),
+ * on the logit scale: V's logit is logit(mean label) + 4·(ridge prediction - mean label), the slope of
+ * the sigmoid at 0.5, spread evenly over the five heads. It ranks rows exactly as the ridge baseline does,
+ * and its subscores and contributions read like any member's.
+ */
+export function ridgeMember(
+  config: ViralScoreConfig,
+  rng: Random,
+  train: FitRows,
+  validation: FitRows,
+): ViralScoreNet {
+  const net = new ViralScoreNet(config, rng);
+  setRidgePath(net, fitRidge(train.features, train.labels, validation.features, validation.labels));
+  net.headWeight.data.fill(0);
+  net.eval();
+  return net;
+}
+
+/**
+ * Sets the linear path, its presence term, the head biases and the mix bias so that, with zero head
+ * weights, V's logit is logit(mean label) + 4·(ridge prediction - mean label) (near the mean; the heads'
+ * sigmoids bend it monotonically further out).
+ */
+function setRidgePath(net: ViralScoreNet, fit: RidgeFit): void {
+  if (net.linearWeight === null || net.presenceWeight === null)
+    throw new ValidationError('the ridge start needs the linear path and its presence term');
+  const k = subscoreNames.length;
+  const width = net.inputWidth;
+  const groups = net.config.groupDims.length;
+  // Each head's sigmoid has slope 1/4 near 0.5 and the mix weights start at 1: 4 / (k / 4) per head.
+  const scale = 4 / (k * 0.25);
+  let offset = 0;
+  for (let j = 0; j < width + groups; j++) offset += fit.columnMeans[j] * fit.weights[j];
+  for (let s = 0; s < k; s++) {
+    for (let j = 0; j < width; j++) net.linearWeight.data[j * k + s] = fit.weights[j] * scale;
+    for (let g = 0; g < groups; g++) net.presenceWeight.data[g * k + s] = fit.weights[width + g] * scale;
+  }
+  net.headBias.data.fill(-offset * scale);
+  // The heads sit at 0.5 for the mean row: their contributions' sum there is taken back out of the bias.
+  const m = Math.min(1 - 1e-4, Math.max(1e-4, fit.meanLabel));
+  net.mixBias.data[0] = Math.log(m / (1 - m)) - net.mixWeights().reduce((sum, w) => sum + w / 2, 0);
 }
 
 function positive(name: string, v: number, integer = false): number {
@@ -190,12 +295,30 @@ export function predict(
   features: PackedFeatures,
   batchSize = 512,
 ): Float32Array {
+  return run(net, features, batchSize, 'v');
+}
+
+/** V's logit for every row of `features`, in batches, without gradients. */
+export function predictLogits(
+  net: ViralScoreNet | ViralScoreModel,
+  features: PackedFeatures,
+  batchSize = 512,
+): Float32Array {
+  return run(net, features, batchSize, 'logit');
+}
+
+function run(
+  net: ViralScoreNet | ViralScoreModel,
+  features: PackedFeatures,
+  batchSize: number,
+  output: 'v' | 'logit',
+): Float32Array {
   const out = new Float32Array(features.rows);
   noGrad(() => {
     for (let start = 0; start < features.rows; start += batchSize) {
       const rows = Array.from({ length: Math.min(batchSize, features.rows - start) }, (_, i) => start + i);
       const { x, present } = batchTensors(features, rows);
-      out.set(net.forward(x, present).v.data, start);
+      out.set(net.forward(x, present)[output].data, start);
     }
   });
   return out;
@@ -221,6 +344,7 @@ export function fitViralScoreNet(
   nonNegative('weightDecay', o.weightDecay);
   nonNegative('mseWeight', o.mseWeight);
   nonNegative('rankWeight', o.rankWeight);
+  nonNegative('fusionInit', o.fusionInit);
   if (!(o.groupDropout >= 0 && o.groupDropout < 1))
     throw new ValidationError(`\`groupDropout\` must be in [0, 1), got ${o.groupDropout}`);
   if (!(o.emaDecay >= 0 && o.emaDecay < 1))
@@ -245,10 +369,18 @@ export function fitViralScoreNet(
     hidden: o.hidden,
     bins: o.bins,
     linear: o.linear,
+    presence: o.presence,
   };
   const net = new ViralScoreNet(config, rng.fork());
   net.fitBins(train.features.x, train.features.present, train.features.rows);
-  if (net.linearWeight !== null) startAtRidge(net, train, validation);
+  if (net.linearWeight !== null) {
+    if (net.presenceWeight !== null)
+      setRidgePath(net, fitRidge(train.features, train.labels, validation.features, validation.labels));
+    else startAtRidge(net, train, validation);
+    // The fusion's head weights start at `fusionInit` times a standard normal (0: the network starts
+    // exactly at the ridge and the fusion grows only as far as training pulls it).
+    for (let j = 0; j < net.headWeight.data.length; j++) net.headWeight.data[j] *= o.fusionInit / 0.1;
+  }
   const optimizer = new AdamW(net.parameters(), { lr: o.lr, weightDecay: o.weightDecay });
   // Polyak averaging (an exponential moving average of the weights): on noisy engagement labels the
   // average generalises better and varies less from epoch to epoch than the last step's weights.

@@ -49,6 +49,12 @@ export interface ViralScoreConfig {
    * wins on a few hundred rows, and the attention fusion only has to learn what a linear model misses.
    */
   linear?: boolean;
+  /**
+   * With the linear path, a per-group presence term [groups, 5] beside it: the ridge baseline's presence
+   * columns (absent in configs saved before it existed: off). It is fitted by ridge, not trained: zero in the
+   * trained members, the ridge's coefficients in the ridge member (see `ViralScoreModelConfig`).
+   */
+  presence?: boolean;
 }
 
 /** Defaults of the architecture (small on purpose: a few thousand posts train it). */
@@ -58,6 +64,7 @@ export const defaultArchitecture = {
   hidden: 64,
   bins: 8,
   linear: true,
+  presence: true,
   members: 8,
 } as const;
 
@@ -121,6 +128,8 @@ export class ViralScoreNet extends Module {
   readonly headBias: Tensor;
   /** [inputWidth, 5] the linear path into the heads, or null when the config has none. */
   readonly linearWeight: Tensor | null;
+  /** [groups, 5] the presence term of the linear path (frozen), or null when the config has none. */
+  readonly presenceWeight: Tensor | null;
   /** softplus of this is the weight a..e of each subscore in V. */
   readonly mixRaw: Tensor;
   readonly mixBias: Tensor;
@@ -195,6 +204,10 @@ export class ViralScoreNet extends Module {
     this.linearWeight =
       config.linear === true
         ? this.registerParameter('linear.weight', zeros([width, subscoreNames.length]))
+        : null;
+    this.presenceWeight =
+      config.linear === true && config.presence === true
+        ? this.registerParameter('linear.presence', zeros([g, subscoreNames.length])).freeze()
         : null;
     // softplus(0.5413) = 1: every subscore starts with weight 1.
     this.mixRaw = this.registerParameter(
@@ -299,6 +312,7 @@ export class ViralScoreNet extends Module {
       const seen = mul(x, matmul(present, this.featureOfGroup));
       pre = add(pre, matmul(seen, this.linearWeight));
     }
+    if (this.presenceWeight !== null) pre = add(pre, matmul(present, this.presenceWeight));
     const subscores = sigmoid(pre);
     const contributions = mul(subscores, softplus(this.mixRaw));
     const logit = reshape(add(sum(contributions, { axes: [1], keepDims: true }), this.mixBias), [-1]);
@@ -310,6 +324,33 @@ export class ViralScoreNet extends Module {
 export interface ViralScoreModelConfig extends ViralScoreConfig {
   /** Networks trained from different seeds whose logits, subscores and contributions are averaged. */
   members: number;
+  /**
+   * Weight of each member in the average (non-negative, summing to 1); absent: equal weights. With a ridge
+   * member (the last one: the ridge baseline inside the model) the trained networks share 1 - w and the
+   * ridge member has w, chosen on the validation split.
+   */
+  memberWeights?: number[];
+}
+
+/** Validates an estimator config (members, member weights and the member network's config). */
+export function checkModelConfig(config: ViralScoreModelConfig): ViralScoreModelConfig {
+  if (!Number.isInteger(config.members) || config.members <= 0)
+    throw new ValidationError(`\`members\` must be a positive integer, got ${config.members}`);
+  const w = config.memberWeights;
+  if (w !== undefined) {
+    if (
+      !Array.isArray(w) ||
+      w.length !== config.members ||
+      w.some((x) => !Number.isFinite(x) || x < 0) ||
+      Math.abs(w.reduce((s, x) => s + x, 0) - 1) > 1e-6
+    )
+      throw new ValidationError(
+        `\`memberWeights\` must be ${config.members} non-negative numbers summing to 1, got ${JSON.stringify(w)}`,
+      );
+  }
+  const { members: _members, memberWeights: _weights, ...net } = config;
+  checkConfig(net);
+  return config;
 }
 
 /**
@@ -325,9 +366,8 @@ export class ViralScoreModel extends Module {
 
   constructor(config: ViralScoreModelConfig, rng: Random, members?: ViralScoreNet[]) {
     super();
-    if (!Number.isInteger(config.members) || config.members <= 0)
-      throw new ValidationError(`\`members\` must be a positive integer, got ${config.members}`);
-    const { members: count, ...net } = config;
+    checkModelConfig(config);
+    const { members: count, memberWeights: _weights, ...net } = config;
     this.config = config;
     const list = members ?? Array.from({ length: count }, () => new ViralScoreNet(net, rng.fork()));
     if (list.length !== count)
@@ -340,26 +380,39 @@ export class ViralScoreModel extends Module {
     return this.members.items[0].inputWidth;
   }
 
-  /** The members' mean weights a..e of the subscores in V. */
+  /** Each member's weight in the average. */
+  memberWeights(): number[] {
+    const n = this.members.length;
+    return this.config.memberWeights ?? new Array<number>(n).fill(1 / n);
+  }
+
+  /** The members' (weighted) mean weights a..e of the subscores in V. */
   mixWeights(): number[] {
     const all = this.members.items.map((m) => m.mixWeights());
-    return all[0].map((_, k) => all.reduce((s, w) => s + w[k], 0) / all.length);
+    const w = this.memberWeights();
+    return all[0].map((_, k) => all.reduce((s, a, i) => s + w[i] * a[k], 0));
   }
 
-  /** The members' mean bias of V's logit. */
+  /** The members' (weighted) mean bias of V's logit. */
   mixBias(): number {
-    return this.members.items.reduce((s, m) => s + m.mixBias.data[0], 0) / this.members.length;
+    const w = this.memberWeights();
+    return this.members.items.reduce((s, m, i) => s + w[i] * m.mixBias.data[0], 0);
   }
 
-  /** Scores rows as the members' average (see the class comment); rows are independent. */
+  /** Scores rows as the members' (weighted) average (see the class comment); rows are independent. */
   forward(x: Tensor, present: Tensor): ViralScoreOutput {
     const outs = this.members.items.map((m) => m.forward(x, present));
     if (outs.length === 1) return outs[0];
+    const weights = this.config.memberWeights;
     const avg = (pick: (o: ViralScoreOutput) => Tensor) =>
-      mul(
-        outs.slice(1).reduce((s, o) => add(s, pick(o)), pick(outs[0])),
-        1 / outs.length,
-      );
+      weights === undefined
+        ? mul(
+            outs.slice(1).reduce((s, o) => add(s, pick(o)), pick(outs[0])),
+            1 / outs.length,
+          )
+        : outs
+            .slice(1)
+            .reduce((s, o, i) => add(s, mul(pick(o), weights[i + 1])), mul(pick(outs[0]), weights[0]));
     const logit = avg((o) => o.logit);
     return {
       logit,

@@ -84,7 +84,13 @@ export function trainOnDataset(
   const artifacts: ViralScoreArtifacts = {
     model: fit.model,
     schema,
-    metrics: { validation: metrics, bestEpochs: fit.bestEpochs, history: fit.history },
+    metrics: {
+      validation: metrics,
+      bestEpochs: fit.bestEpochs,
+      ridgeShare: fit.ridgeShare,
+      ridgeShareSpearman: fit.ridgeShareSpearman,
+      history: fit.history,
+    },
     training: {
       createdAt: new Date().toISOString(),
       rows: { train: split.train.length, validation: split.validation.length },

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { Random } from '../core/index.js';
+import { noGrad, tensor } from '../tensor/index.js';
+import { ridgeBaseline } from './baselines.js';
+import { splitDataset } from './dataset.js';
+import { fitViralScoreModel, predictLogits, ridgeMember } from './fit.js';
+import { spearman } from './metrics.js';
+import { ViralScoreModel, ViralScoreNet } from './model.js';
+import { prepareRows, subsetRows } from './prepare.js';
+import { fitFeatureSchema } from './schema.js';
+import { syntheticDataset } from './synthetic.js';
+
+function rows(seed: number) {
+  const data = syntheticDataset({ rows: 300, seed });
+  const split = splitDataset(data.posts, { kind: 'time' });
+  const schema = fitFeatureSchema(data.matrix, split.train);
+  const all = prepareRows(schema, data, split.train);
+  const [train, validation, test] = [split.train, split.validation, split.test].map((r) =>
+    subsetRows(all, r),
+  );
+  return { groupDims: schema.groups.map((g) => g.features.length), train, validation, test };
+}
+
+const net = { dModel: 16, heads: 2, hidden: 32, bins: 4, linear: true, presence: true };
+const quick = { epochs: 3, minEpochs: 1, patience: 2, batchSize: 64, members: 2, ...net };
+
+describe('the ridge member', () => {
+  it('ranks rows exactly as the ridge baseline does, on the logit scale around the mean label', () => {
+    const { groupDims, train, validation, test } = rows(11);
+    // Some rows lack a group, so the presence term matters.
+    const member = ridgeMember({ groupDims, ...net }, new Random(1), train, validation);
+    const ridge = ridgeBaseline(
+      train.features,
+      train.labels,
+      validation.features,
+      validation.labels,
+    )(test.features);
+    const z = predictLogits(member, test.features);
+    expect(spearman(z, ridge)).toBeGreaterThan(0.9999);
+    const mean = train.labels.reduce((s, y) => s + y, 0) / train.labels.length;
+    // Near the mean the heads' sigmoids are linear: the logit is the ridge prediction rescaled.
+    const near = Array.from(ridge, (y, i) => [y, z[i]]).filter(([y]) => Math.abs(4 * (y - mean)) < 0.5);
+    expect(near.length).toBeGreaterThan(5);
+    for (const [y, zi] of near)
+      expect(Math.abs(zi - (Math.log(mean / (1 - mean)) + 4 * (y - mean)))).toBeLessThan(0.01);
+  });
+});
+
+describe('the ridge share', () => {
+  it('keeps the share with the best validation Spearman and blends the logits by it', () => {
+    const { groupDims, train, validation } = rows(12);
+    const fit = fitViralScoreModel(groupDims, train, validation, {
+      ...quick,
+      ridgeShares: [0, 0.25, 0.5],
+    });
+    expect(fit.ridgeShareSpearman.map((t) => t.share)).toEqual([0, 0.25, 0.5]);
+    const best = fit.ridgeShareSpearman.reduce((a, b) => (b.spearman > a.spearman ? b : a));
+    expect(fit.ridgeShare).toBe(best.share);
+    const members = fit.model.members.items;
+    if (fit.ridgeShare === 0) expect(members.length).toBe(2);
+    else {
+      expect(members.length).toBe(3);
+      expect(fit.model.config.memberWeights).toEqual([
+        (1 - fit.ridgeShare) / 2,
+        (1 - fit.ridgeShare) / 2,
+        fit.ridgeShare,
+      ]);
+    }
+    // The estimator's logit is the blend the share was chosen on.
+    const z = predictLogits(fit.model, validation.features);
+    const parts = members.map((m) => predictLogits(m, validation.features));
+    const w = fit.model.memberWeights();
+    z.forEach((v, i) =>
+      expect(v).toBeCloseTo(
+        parts.reduce((s, p, k) => s + w[k] * p[i], 0),
+        4,
+      ),
+    );
+    expect(spearman(z, validation.labels)).toBeCloseTo(best.spearman, 4);
+  });
+
+  it('leaves the ridge member out with ridgeShares [0] and refuses shares outside [0, 1)', () => {
+    const { groupDims, train, validation } = rows(13);
+    const fit = fitViralScoreModel(groupDims, train, validation, { ...quick, members: 1, ridgeShares: [0] });
+    expect(fit.ridgeShare).toBe(0);
+    expect(fit.model.members.length).toBe(1);
+    expect(fit.model.config.memberWeights).toBeUndefined();
+    expect(() =>
+      fitViralScoreModel(groupDims, train, validation, { ...quick, members: 1, ridgeShares: [1] }),
+    ).toThrow(/`ridgeShares` must hold numbers in \[0, 1\), got 1/);
+  });
+
+  it('keeps V readable with weighted members: V = sigmoid(bias + sum of contributions), monotone', () => {
+    const { groupDims, train, validation } = rows(14);
+    const config = { groupDims, ...net };
+    const rng = new Random(3);
+    const model = new ViralScoreModel({ ...config, members: 2, memberWeights: [0.75, 0.25] }, rng, [
+      new ViralScoreNet(config, rng.fork()),
+      ridgeMember(config, rng.fork(), train, validation),
+    ]);
+    model.eval();
+    const f = validation.features;
+    const out = noGrad(() =>
+      model.forward(tensor(f.x, [f.rows, f.width]), tensor(f.present, [f.rows, groupDims.length])),
+    );
+    for (let i = 0; i < 5; i++) {
+      const z = model.mixBias() + [0, 1, 2, 3, 4].reduce((s, k) => s + out.contributions.data[i * 5 + k], 0);
+      expect(out.v.data[i]).toBeCloseTo(1 / (1 + Math.exp(-z)), 5);
+    }
+    expect(model.mixWeights().every((w) => w > 0)).toBe(true);
+    expect(() => new ViralScoreModel({ ...config, members: 2, memberWeights: [0.5, 0.6] }, rng)).toThrow(
+      /`memberWeights` must be 2 non-negative numbers summing to 1/,
+    );
+  });
+});
