@@ -1,9 +1,22 @@
-// `npx tsx bench/engine-profile.ts [--steps N] [--threads N]`: where training steps of the reference GPT spend their
-// time: per kernel (op chain and input shapes) as measured by the tensor library's `profileKernels`,
-// split into forward, backward and optimiser, with the time outside kernels (JS) shown apart.
+// `npx tsx bench/engine-profile.ts [--steps N] [--threads N] [--graph]`: where training steps of the
+// reference GPT spend their time. Eager (default): per kernel (op chain and input shapes) as measured
+// by the tensor library's `profileKernels`, split into forward, backward and optimiser, with the time
+// outside kernels (JS) shown apart. --graph: the traced training step (nn's TrainingStep) under
+// onnxruntime's own profiler, per op type and per node with shapes, beside the step's CPU time.
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Random } from '../src/core/index.js';
 import { AdamW, Gpt } from '../src/nn/index.js';
-import { Tensor, configureEngine, crossEntropy, mean, profileKernels } from '../src/tensor/index.js';
+import {
+  Tensor,
+  TrainingStepSession,
+  configureEngine,
+  crossEntropy,
+  mean,
+  profileKernels,
+  traceTrainingStep,
+} from '../src/tensor/index.js';
 
 const stepsArg = process.argv.indexOf('--steps');
 const steps = stepsArg >= 0 ? Number(process.argv[stepsArg + 1]) : 5;
@@ -67,6 +80,78 @@ function step(profile: boolean): void {
   if (profile) wall.optimizer += performance.now() - t0;
 }
 
+interface OrtEvent {
+  cat?: string;
+  name: string;
+  ts: number;
+  dur: number;
+  args?: {
+    op_name?: string;
+    input_type_shape?: Record<string, number[]>[];
+    output_type_shape?: Record<string, number[]>[];
+  };
+}
+
+/** The traced step under onnxruntime's profiler: per op type and per node, for the timed runs. */
+function profileGraph(): void {
+  const threads = configureEngine({}).maxThreads;
+  const params = model.parameters();
+  const traced = traceTrainingStep(
+    (a, b) => mean(crossEntropy(model.logits2d(a as Tensor<'int32'>), b as Tensor<'int32'>)),
+    [x, y],
+    params,
+  );
+  const session = new TrainingStepSession(traced, threads, { profilePrefix: join(tmpdir(), 'tkllm-ort') });
+  const grads = traced.gradientOf.map((i) => new Float32Array(params[i].size));
+  const warmup = 3;
+  for (let i = 0; i < warmup; i++) session.run([x, y], params, grads);
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) session.run([x, y], params, grads);
+  const wallMs = (performance.now() - t0) / steps;
+  const used = process.cpuUsage(cpu);
+  const file = session.endProfiling();
+  session.dispose();
+  const events = JSON.parse(readFileSync(file, 'utf8')) as OrtEvent[];
+  rmSync(file, { force: true });
+  const runs = events.filter((e) => e.name === 'model_run');
+  const since = runs[runs.length - steps].ts;
+  const byOp = new Map<string, { us: number; calls: number }>();
+  const byNode = new Map<string, { us: number; shapes: string; op: string }>();
+  let kernelUs = 0;
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < since) continue;
+    const op = e.args?.op_name ?? '?';
+    const row = byOp.get(op) ?? { us: 0, calls: 0 };
+    row.us += e.dur;
+    row.calls++;
+    byOp.set(op, row);
+    const shapes = (e.args?.input_type_shape ?? []).map((d) => `[${Object.values(d)[0].join(',')}]`).join('');
+    const n = byNode.get(e.name) ?? { us: 0, shapes, op };
+    n.us += e.dur;
+    byNode.set(e.name, n);
+    kernelUs += e.dur;
+  }
+  const per = (us: number): string => (us / 1000 / steps).toFixed(1);
+  console.log(
+    `graph step (forward + backward, ${threads} threads): ${wallMs.toFixed(1)} ms wall ` +
+      `(${((1024 * 1000) / wallMs).toFixed(0)} tokens/s without the optimiser), ` +
+      `${((used.user + used.system) / 1000 / steps).toFixed(1)} ms CPU, node kernels ${per(kernelUs)} ms`,
+  );
+  console.log('\nms/step  share  calls  op type');
+  for (const [op, r] of [...byOp.entries()].sort((a, b) => b[1].us - a[1].us))
+    console.log(
+      `${per(r.us).padStart(7)}  ${((100 * r.us) / kernelUs).toFixed(1).padStart(4)}%  ${String(r.calls / steps).padStart(5)}  ${op}`,
+    );
+  console.log('\nms/step  op and input shapes (top 25 nodes)');
+  for (const [, r] of [...byNode.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, 25))
+    console.log(`${per(r.us).padStart(7)}  ${r.op} ${r.shapes}`);
+}
+
+if (process.argv.includes('--graph')) {
+  profileGraph();
+  process.exit(0);
+}
 for (let i = 0; i < 3; i++) step(false);
 for (let i = 0; i < steps; i++) step(true);
 

@@ -88,6 +88,7 @@ interface NativeSession {
     options: object,
   ): Record<string, { type: string; dims: readonly number[]; data: TensorData }>;
   dispose(): void;
+  endProfiling(): string;
 }
 interface NativeTensor {
   type: string;
@@ -184,8 +185,10 @@ export function decodeModel(bytes: Uint8Array): onnxProto.onnx.ModelProto {
 }
 
 /** Session options; measured on the 2-core machine (see the module report in ort-backend.test.ts). */
-function sessionOptions(threads: number, arena: boolean): object {
+function sessionOptions(threads: number, arena: boolean, profilePrefix?: string): object {
   return {
+    // onnxruntime's per-node profile (a JSON trace file starting with this path), for diagnostics.
+    ...(profilePrefix === undefined ? {} : { enableProfiling: true, profileFilePrefix: profilePrefix }),
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
@@ -216,7 +219,7 @@ export class OrtSession {
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
     threads = 1,
-    options: { arena?: boolean } = {},
+    options: { arena?: boolean; profilePrefix?: string } = {},
   ) {
     this.session = new (binding().InferenceSession)();
     try {
@@ -224,7 +227,7 @@ export class OrtSession {
         model.buffer as ArrayBuffer,
         model.byteOffset,
         model.byteLength,
-        sessionOptions(threads, options.arena ?? false),
+        sessionOptions(threads, options.arena ?? false, options.profilePrefix),
       );
     } catch (error) {
       throw new TkllmError('INTERNAL', `onnxruntime could not load a model: ${String(error)}`, {
@@ -263,6 +266,11 @@ export class OrtSession {
       const r = result[n];
       return { dtype: r.type as DType, shape: r.dims, data: r.data };
     });
+  }
+
+  /** Stops onnxruntime's profiler (sessions made with `profilePrefix`) and returns the trace file. */
+  endProfiling(): string {
+    return this.session.endProfiling();
   }
 
   /** Frees the native session. */

@@ -237,11 +237,16 @@ export class TrainingStepSession {
   private readonly session: OrtSession;
   private readonly lossOut: RawTensor;
 
+  /** `profilePrefix` turns on onnxruntime's per-node profiler (see `endProfiling`). */
   constructor(
     readonly step: TracedTrainingStep,
     threads = 2,
+    options: { profilePrefix?: string } = {},
   ) {
-    this.session = new OrtSession(step.bytes, step.inputNames, step.outputNames, threads, { arena: true });
+    this.session = new OrtSession(step.bytes, step.inputNames, step.outputNames, threads, {
+      arena: true,
+      ...options,
+    });
     this.lossOut = { dtype: 'float32', shape: step.outputShapes[0], data: new Float32Array(1) };
   }
 
@@ -256,6 +261,11 @@ export class TrainingStepSession {
     });
     this.session.run([...inputs, ...params], into);
     return this.lossOut.data[0] as number;
+  }
+
+  /** Stops the profiler of a session made with `profilePrefix`; returns the JSON trace file's path. */
+  endProfiling(): string {
+    return this.session.endProfiling();
   }
 
   /** Frees the native session. */
