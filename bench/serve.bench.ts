@@ -188,7 +188,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const threads = arg('--threads', 1);
   const onlyScore =
     options.args.includes('--only') && options.args[options.args.indexOf('--only') + 1] === 'score';
-  const lowerConnections = [1, 10, 25, 50];
+  // --ladder 1,10,25,50: the lower numbers of connections 16-draft scoring is also driven at ('' for none).
+  const ladderAt = options.args.indexOf('--ladder');
+  const lowerConnections = (ladderAt >= 0 ? options.args[ladderAt + 1] : '1,10,25,50')
+    .split(',')
+    .filter((c) => c !== '')
+    .map(Number);
   // --workspace DIR keeps the lake and models between runs (trained once, then reused); default a fresh one.
   const workspaceAt = options.args.indexOf('--workspace');
   const keep = workspaceAt >= 0;

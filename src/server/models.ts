@@ -57,6 +57,11 @@ export interface DraftScorer {
    * V (a gradient pass that costs several times the forward pass); without it guidance may be empty.
    */
   score(drafts: readonly Draft[], options?: ScoreOptions): Promise<DraftScore[]>;
+  /**
+   * The same scores, each as its JSON text (`JSON.stringify` of the `DraftScore`): a scorer in another
+   * thread serialises there, so the HTTP thread only joins the texts. Optional.
+   */
+  scoreJson?(drafts: readonly Draft[], options?: ScoreOptions): Promise<string[]>;
   /** Both stages over features computed once; without it the server runs `score` twice. */
   twoStage?(drafts: readonly Draft[], keep: number): Promise<TwoStageScores>;
 }
@@ -76,12 +81,22 @@ export interface GenerateRequest {
   keywords?: string[];
   bannedWords?: string[];
   region?: string;
+  /** Scale of the creator's style vector: 0 generic, 1 as trained. */
+  styleStrength?: number;
+  /** Reward-augmented decoding's strength (0: off). */
+  radEta?: number;
+  /** Hashtags the post will carry, for the estimator. */
+  hashtags?: string[];
+  /** When it will be posted (ISO 8601), for the estimator; default now. */
+  postedAt?: string;
 }
 
 /** A returned candidate with its reranking figures and policy verdict (src/generate's, by rank). */
 export interface GeneratedCandidate {
   /** 0 is the best. */
   rank: number;
+  /** Its place in the sampled batch: the `candidate` of its token events. */
+  index: number;
   /** The whole script: prompt and generated text. */
   text: string;
   tokens: number;
@@ -114,12 +129,20 @@ export interface GenerationSummary {
   withoutKeyword: number;
   empty: number;
   auditId: string | null;
+  /** Tokens decoded over all sampled candidates. */
+  sampledTokens?: number;
   timings: { sampleMs: number; rerankMs: number; auditMs: number; totalMs: number };
 }
 
-/** What a generator reports: each returned candidate, best first, then the summary. */
+/**
+ * What a generator reports: text pieces of the sampled candidates as they are decoded (`tokens`, a decoding
+ * step's pieces together; a candidate's pieces in order spell its text after the prompt), then each returned
+ * candidate, best first, then the summary.
+ */
 export type GenerationEvent =
-  { type: 'candidate'; candidate: GeneratedCandidate } | { type: 'done'; summary: GenerationSummary };
+  | { type: 'tokens'; pieces: { candidate: number; text: string }[] }
+  | { type: 'candidate'; candidate: GeneratedCandidate }
+  | { type: 'done'; summary: GenerationSummary };
 
 /** Runs work on the lake after every earlier use: the server passes its lake gate. */
 export type LakeUse = <T>(work: (lake: Lake) => Promise<T>) => Promise<T>;
@@ -128,7 +151,8 @@ export type LakeUse = <T>(work: (lake: Lake) => Promise<T>) => Promise<T>;
 export interface ScriptGenerator {
   readonly version: string;
   generate(request: GenerateRequest, signal: AbortSignal, useLake: LakeUse): AsyncIterable<GenerationEvent>;
-  close?(): void;
+  /** Frees the model; the promise (when one is returned) resolves once its thread has ended. */
+  close?(): void | Promise<void>;
 }
 
 /** The message every endpoint gives when the estimator has not been trained yet. */

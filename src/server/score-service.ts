@@ -28,6 +28,8 @@ export interface ScoreServiceOptions {
 interface Loaded {
   scorer: DraftScorer;
   batchers: Record<ScoreQueue, Batcher<Draft, DraftScore>>;
+  /** Plain full-model batches answered as JSON text (`DraftScorer.scoreJson`), when the scorer has it. */
+  json: Batcher<Draft, string> | undefined;
   close: () => void;
 }
 
@@ -60,6 +62,16 @@ export class ScoreService {
     return {
       scorer,
       close,
+      json:
+        scorer.scoreJson === undefined
+          ? undefined
+          : new Batcher<Draft, string>({
+              run: (drafts) => scorer.scoreJson!(drafts, {}),
+              maxBatchSize,
+              maxWaitMs,
+              maxConcurrent,
+              ...(onBatch ? { onBatch: (size: number) => onBatch('plain', size) } : {}),
+            }),
       batchers: {
         explained: batcher('explained', { explain: true }),
         plain: batcher('plain', {}),
@@ -80,8 +92,7 @@ export class ScoreService {
 
   /** Drafts waiting for or inside a scorer batch. */
   get depth(): number {
-    const b = this.loaded?.batchers;
-    return b ? b.explained.depth + b.plain.depth + b.screen.depth : 0;
+    return this.loaded ? depthOf(this.loaded) : 0;
   }
 
   /** Serves `scorer` from now on; the previous one is closed once the batches it holds have finished. */
@@ -89,8 +100,7 @@ export class ScoreService {
     const old = this.loaded;
     this.loaded = this.load(scorer, close);
     if (!old) return;
-    const depth = () => old.batchers.explained.depth + old.batchers.plain.depth + old.batchers.screen.depth;
-    while (depth() > 0) await sleep(5);
+    while (depthOf(old) > 0) await sleep(5);
     old.close();
   }
 
@@ -109,6 +119,18 @@ export class ScoreService {
     if (drafts.length === 0) throw new ValidationError('`drafts` must hold at least one draft');
     const queue: ScoreQueue = variant === 'int8' ? 'screen' : explain ? 'explained' : 'plain';
     return batchers[queue].submitMany(drafts);
+  }
+
+  /**
+   * Scores drafts without explanations, each answer as its JSON text (the `DraftScore` through
+   * `JSON.stringify`), for a response built by joining texts. A scorer in worker threads serialises there
+   * and its batches are shared by concurrent callers; otherwise the texts are made here from `score`.
+   */
+  async scoreJson(drafts: readonly Draft[]): Promise<string[]> {
+    const { json } = this.require();
+    if (drafts.length === 0) throw new ValidationError('`drafts` must hold at least one draft');
+    if (json) return json.submitMany(drafts);
+    return (await this.score(drafts)).map((s) => JSON.stringify(s));
   }
 
   /**
@@ -153,4 +175,9 @@ export class ScoreService {
     if (this.loaded === undefined) throw new ModelStateError(noScorerMessage);
     return this.loaded;
   }
+}
+
+function depthOf(loaded: Loaded): number {
+  const b = loaded.batchers;
+  return b.explained.depth + b.plain.depth + b.screen.depth + (loaded.json?.depth ?? 0);
 }

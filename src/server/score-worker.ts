@@ -49,7 +49,7 @@ port.on('message', (message: ToScoreWorker) => {
     return;
   }
   if (message.type === 'twoStage') void twoStage(message.id, message.drafts, message.keep);
-  else void score(message.id, message.drafts, message.explain, message.variant);
+  else void score(message.id, message.drafts, message.explain, message.variant, message.json === true);
 });
 
 const failed = (id: number, error: unknown): FromScoreWorker => {
@@ -107,12 +107,28 @@ async function twoStage(id: number, drafts: Draft[], keep: number) {
   }
 }
 
-async function score(id: number, drafts: Draft[], explain: boolean, variant: 'float' | 'int8') {
+async function score(
+  id: number,
+  drafts: Draft[],
+  explain: boolean,
+  variant: 'float' | 'int8',
+  json: boolean,
+) {
   try {
     const s = scorers!;
     const scorer = variant === 'int8' ? s.screen : explain ? s.explained : s.plain;
     const results = await scorer.score(drafts.map(toViralDraft));
-    port.postMessage({ type: 'scores', id, scores: results.map(toDraftScore) } satisfies FromScoreWorker);
+    // As JSON text, each score is serialised here, off the HTTP thread, and crosses as one string instead
+    // of a structured clone of nested objects.
+    port.postMessage(
+      json
+        ? ({
+            type: 'json',
+            id,
+            scores: results.map((r) => JSON.stringify(toDraftScore(r))),
+          } satisfies FromScoreWorker)
+        : ({ type: 'scores', id, scores: results.map(toDraftScore) } satisfies FromScoreWorker),
+    );
   } catch (error) {
     port.postMessage(failed(id, error));
   }

@@ -92,7 +92,17 @@ describe('the ViralScore estimator behind the API', () => {
     ];
     const batch = await app.inject({ method: 'POST', url: '/v1/score/batch', payload: { drafts } });
     expect(batch.statusCode).toBe(200);
-    const plain = batch.json<{ scores: DraftScore[] }>().scores;
+    // Joined from the scoring thread's JSON texts: still one JSON document with the schema's keys.
+    expect(batch.headers['content-type']).toBe('application/json; charset=utf-8');
+    const plain = batch.json<{ scores: DraftScore[]; modelVersion: string }>().scores;
+    expect(batch.json<{ modelVersion: string }>().modelVersion).toMatch(/^v\d+$/);
+    expect(Object.keys(plain[0])).toEqual([
+      'viralScore',
+      'subscores',
+      'guidance',
+      'contributions',
+      'topFeatures',
+    ]);
     expect(plain.every((s) => s.topFeatures?.length === 0 && s.guidance.length === 0)).toBe(true);
     const explained = await app.inject({
       method: 'POST',

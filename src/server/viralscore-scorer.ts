@@ -109,7 +109,7 @@ class ScoreThread {
         else {
           const waiting = this.pending.get(message.id);
           this.pending.delete(message.id);
-          if (message.type === 'scores') waiting?.resolve(message.scores as never);
+          if (message.type === 'scores' || message.type === 'json') waiting?.resolve(message.scores as never);
           else if (message.type === 'twoStage') waiting?.resolve(message.result as never);
           else waiting?.reject(errorOf(message.error));
         }
@@ -164,6 +164,10 @@ class ScoreThread {
     return this.request({ type: 'score', drafts, explain, variant });
   }
 
+  scoreJson(drafts: Draft[], explain: boolean, variant: 'float' | 'int8'): Promise<string[]> {
+    return this.request({ type: 'score', drafts, explain, variant, json: true });
+  }
+
   twoStage(drafts: Draft[], keep: number): Promise<TwoStageScores> {
     return this.request({ type: 'twoStage', drafts, keep });
   }
@@ -212,6 +216,9 @@ export async function openDraftScorer(
     version: version!,
     score(drafts: readonly Draft[], { explain = false, variant = 'float' }: ScoreOptions = {}) {
       return leastBusy().score([...drafts], explain, variant);
+    },
+    scoreJson(drafts: readonly Draft[], { explain = false, variant = 'float' }: ScoreOptions = {}) {
+      return leastBusy().scoreJson([...drafts], explain, variant);
     },
     twoStage(drafts: readonly Draft[], keep: number) {
       return leastBusy().twoStage([...drafts], keep);

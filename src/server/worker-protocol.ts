@@ -14,7 +14,15 @@ export interface WorkerError {
 }
 
 export type ToScoreWorker =
-  | { type: 'score'; id: number; drafts: Draft[]; explain: boolean; variant: 'float' | 'int8' }
+  | {
+      type: 'score';
+      id: number;
+      drafts: Draft[];
+      explain: boolean;
+      variant: 'float' | 'int8';
+      /** Answer each score as its JSON text (`json`) instead of an object. */
+      json?: boolean;
+    }
   | { type: 'twoStage'; id: number; drafts: Draft[]; keep: number }
   | { type: 'lake'; id: number; value?: unknown; error?: string }
   | { type: 'close' };
@@ -22,6 +30,7 @@ export type ToScoreWorker =
 export type FromScoreWorker =
   | { type: 'ready'; version: string }
   | { type: 'scores'; id: number; scores: DraftScore[] }
+  | { type: 'json'; id: number; scores: string[] }
   | { type: 'twoStage'; id: number; result: TwoStageScores }
   | { type: 'failed'; id: number; error: WorkerError }
   | { type: 'lake'; id: number; method: 'all' | 'ensureSchema'; args: unknown[] };
