@@ -164,10 +164,10 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
   if (generator) metrics.modelInfo.set({ kind: 'generator', version: generator.version }, 1);
   const context: ServerContext = { gate, metrics, scores, generator, uploadLimitBytes };
   app.decorate('scoreService', scores);
-  app.addHook('onClose', (_instance, done) => {
+  app.addHook('onClose', async () => {
     scores.close();
-    generator?.close?.();
-    done();
+    // The generator's thread ends after freeing its sessions; closing waits for it.
+    await generator?.close?.();
   });
   for (const schema of sharedSchemas) app.addSchema(schema);
   // Query strings arrive as text and are coerced to the schema's types; JSON bodies are taken as sent, so

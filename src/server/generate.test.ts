@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,7 @@ afterAll(async () => {
 
 interface Candidate {
   rank: number;
+  index: number;
   text: string;
   v: number;
   vPenalised: number;
@@ -36,6 +38,15 @@ interface Candidate {
   policy: { blocked: boolean; brandSafety: number };
   keywordHit: boolean;
 }
+
+const parseSse = (text: string) =>
+  text
+    .split('\n\n')
+    .filter((block) => block.startsWith('event:'))
+    .map((block) => ({
+      event: /^event: (.+)$/m.exec(block)?.[1],
+      data: JSON.parse(/^data: (.+)$/m.exec(block)?.[1] ?? 'null') as unknown,
+    }));
 
 const post = async (path: string, body: unknown) => {
   const res = await fetch(`${serve.url}${path.slice(1)}`, {
@@ -116,32 +127,105 @@ describe('POST /v1/generate on a trained LM and estimator', () => {
     expect(error.message).toMatch(/creator "nobody-at-all" has no style row/);
   });
 
-  it('streams the ranked candidates, then done with the summary, as server-sent events', async () => {
-    const res = await post('/v1/generate/stream', { prompt: 'What', n: 4, seed: 1, seconds: 15 });
+  it('streams text as it is decoded, then the ranked candidates, then done, as server-sent events', async () => {
+    const res = await post('/v1/generate/stream', {
+      prompt: 'What',
+      n: 4,
+      seed: 1,
+      seconds: 15,
+      bannedWords: ['the'],
+    });
     expect(res.status).toBe(200);
     expect(res.type).toMatch(/^text\/event-stream/);
-    const events = res.text
-      .split('\n\n')
-      .filter(Boolean)
-      .map((block) => ({
-        event: /^event: (.+)$/m.exec(block)?.[1],
-        data: JSON.parse(/^data: (.+)$/m.exec(block)?.[1] ?? 'null') as Record<string, unknown>,
-      }));
-    const candidates = events
-      .filter((e) => e.event === 'candidate')
-      .map((e) => e.data as unknown as Candidate);
+    const events = parseSse(res.text);
+    expect(events[0]).toEqual({ event: 'start', data: { prompt: 'What', n: 4, seconds: 15 } });
+    const tokens = events
+      .filter((e) => e.event === 'token')
+      .map((e) => e.data as { candidate: number; text: string });
+    const rankedAt = events.findIndex((e) => e.event === 'ranked');
+    expect(tokens.length).toBeGreaterThan(4);
+    // Every token event comes before the ranking.
+    expect(events.findLastIndex((e) => e.event === 'token')).toBeLessThan(rankedAt);
+    const candidates = (events[rankedAt].data as { candidates: Candidate[] }).candidates;
     expect(candidates.length).toBeGreaterThan(0);
     expect(candidates.map((c) => c.rank)).toEqual(candidates.map((_, i) => i));
     for (let i = 1; i < candidates.length; i++)
       expect(candidates[i].score).toBeLessThanOrEqual(candidates[i - 1].score);
+    // Per candidate, the streamed pieces spell its final text after the prompt; no prefix held a banned word.
+    const streamed = new Map<number, string>();
+    for (const t of tokens) {
+      const so = (streamed.get(t.candidate) ?? '') + t.text;
+      streamed.set(t.candidate, so);
+      expect(`What${so}`).not.toMatch(/\bthe\b/i);
+    }
+    for (const c of candidates) {
+      expect(`What${streamed.get(c.index) ?? ''}`).toBe(c.text);
+      expect(Object.keys(c.subscores).sort()).toEqual(['E', 'H', 'R', 'S', 'T']);
+      expect(c.policy.blocked).toBe(false);
+    }
     const done = events.at(-1)!;
     expect(done.event).toBe('done');
-    expect(done.data).toMatchObject({ sampled: 4, ranking: candidates.map((c) => c.rank) });
+    expect(done.data).toMatchObject({ sampled: 4, ranking: candidates.map((c) => c.index) });
     // The plain endpoint gives the same ranking for the same request.
-    const plain = JSON.parse((await post('/v1/generate', { prompt: 'What', n: 4, seed: 1 })).text) as {
-      candidates: Candidate[];
-    };
+    const plain = JSON.parse(
+      (await post('/v1/generate', { prompt: 'What', n: 4, seed: 1, bannedWords: ['the'] })).text,
+    ) as { candidates: Candidate[] };
     expect(plain.candidates.map((c) => c.text)).toEqual(candidates.map((c) => c.text));
+  });
+
+  it('takes style strength, RAD eta, hashtags and the posting time, and names a bad one', async () => {
+    const body = { prompt: 'How to', n: 3, seed: 2, creator: undefined as string | undefined };
+    const models = (await (await fetch(`${serve.url}v1/models`)).json()) as {
+      generator: { loaded: boolean };
+    };
+    expect(models.generator.loaded).toBe(true);
+    const res = await post('/v1/generate', {
+      ...body,
+      styleStrength: 0.5,
+      radEta: 2,
+      hashtags: ['fyp', '#food'],
+      postedAt: '2017-10-01T18:00:00Z',
+    });
+    expect(res.status, res.text).toBe(200);
+    expect((JSON.parse(res.text) as { candidates: Candidate[] }).candidates.length).toBeGreaterThan(0);
+    for (const [extra, field] of [
+      [{ styleStrength: -1 }, 'styleStrength'],
+      [{ radEta: 'x' }, 'radEta'],
+      [{ hashtags: [''] }, 'hashtags.0'],
+      [{ postedAt: 'yesterday' }, 'postedAt'],
+    ] as const) {
+      const bad = await post('/v1/generate', { prompt: 'x', ...extra });
+      expect(bad.status).toBe(400);
+      expect((JSON.parse(bad.text) as { error: { field: string } }).error.field).toBe(field);
+    }
+  });
+
+  it('answers health and lake reads while a generation decodes in its thread', async () => {
+    const res = await fetch(`${serve.url}v1/generate/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'How', n: 64, seconds: 60, seed: 4 }),
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    // Wait for the first token event: decoding has begun.
+    while (!text.includes('event: token')) {
+      const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
+      text += decoder.decode(chunk.value);
+    }
+    const health = await fetch(`${serve.url}healthz`);
+    expect(health.status).toBe(200);
+    const summary = await fetch(`${serve.url}v1/lake/summary`);
+    expect(summary.status).toBe(200);
+    const finishedBeforeHealth = text.includes('event: done');
+    for (;;) {
+      const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value);
+    }
+    expect(finishedBeforeHealth).toBe(false);
+    expect(parseSse(text).at(-1)?.event).toBe('done');
   });
 
   it('wrote one audit row per sampled candidate through the server lake', async () => {
@@ -155,4 +239,30 @@ describe('POST /v1/generate on a trained LM and estimator', () => {
       lake.close();
     }
   });
+
+  it('closes cleanly with the generator loaded: a served process exits on its own after close()', () => {
+    // The lake is free again (the test above closed the server). A child serves, generates once, closes and
+    // must then exit without help: a thread or handle left behind would keep it alive until the kill.
+    const script = join(dir, 'serve-and-close.mts');
+    const serverCommands = new URL('../cli/server-commands.ts', import.meta.url).href;
+    writeFileSync(
+      script,
+      `import { startServe } from ${JSON.stringify(serverCommands)};
+const s = await startServe({ dataDir: ${JSON.stringify(dir)}, host: '127.0.0.1', port: 0, logLevel: 'silent' });
+const res = await fetch(s.url + 'v1/generate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'How', n: 2 }) });
+console.log('status', res.status);
+await s.close();
+console.log('closed');
+`,
+    );
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      encoding: 'utf8',
+      timeout: 90_000,
+      killSignal: 'SIGKILL',
+    });
+    expect(child.stdout, child.stderr).toContain('status 200');
+    expect(child.stdout).toContain('closed');
+    expect(child.signal, child.stderr).toBeNull();
+    expect(child.status, child.stderr).toBe(0);
+  }, 120_000);
 });

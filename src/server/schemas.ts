@@ -175,6 +175,34 @@ export const GenerateBody = Type.Object(
     keywords: Type.Optional(Words),
     bannedWords: Type.Optional(Words),
     region: Type.Optional(Type.String({ minLength: 1, maxLength: 20 })),
+    styleStrength: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 4,
+        description: "scale of the creator's style: 0 generic, 1 as trained (default), above 1 exaggerated",
+      }),
+    ),
+    radEta: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 20,
+        description:
+          'reward-augmented decoding: logits per standard deviation of the prefix reward on the top 8 next ' +
+          'tokens (0, the default, is off; the first request with RAD trains the prefix reward when none is saved)',
+      }),
+    ),
+    hashtags: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+        maxItems: 50,
+        description: 'hashtags the post will carry (with or without #), for the estimator',
+      }),
+    ),
+    postedAt: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'when it will be posted (ISO 8601), for the estimator; default now',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -182,6 +210,7 @@ export const GenerateBody = Type.Object(
 const Subscores = Type.Record(Type.String(), Type.Number());
 export const CandidateBody = Type.Object({
   rank: Type.Integer({ description: '0 is the best' }),
+  index: Type.Integer({ description: 'its place in the sampled batch: the `candidate` of its token events' }),
   text: Type.String(),
   tokens: Type.Integer(),
   logProbNorm: Type.Number(),
@@ -215,6 +244,7 @@ export const GenerationSummaryBody = Type.Object({
   withoutKeyword: Type.Integer(),
   empty: Type.Integer(),
   auditId: nullable(Type.String()),
+  sampledTokens: Type.Optional(Type.Integer({ description: 'tokens decoded over all sampled candidates' })),
   timings: Type.Object({
     sampleMs: Type.Number(),
     rerankMs: Type.Number(),

@@ -27,6 +27,7 @@ export interface StreamSseOptions {
  * Streams events from `source` to the client as `text/event-stream`, then ends the response. The source gets
  * an `AbortSignal` that fires when the client goes away, so a token generator stops spending compute on a
  * reader who left; an error thrown by the source is sent as an `error` event carrying its code and message.
+ * The source may yield an array of events, written in one chunk.
  *
  * @example
  * app.post('/v1/generate/stream', (req, reply) =>
@@ -34,7 +35,7 @@ export interface StreamSseOptions {
  */
 export async function streamSse(
   reply: FastifyReply,
-  source: (signal: AbortSignal) => AsyncIterable<SseEvent>,
+  source: (signal: AbortSignal) => AsyncIterable<SseEvent | readonly SseEvent[]>,
   { heartbeatMs = 15_000 }: StreamSseOptions = {},
 ): Promise<void> {
   const abort = new AbortController();
@@ -55,7 +56,10 @@ export async function streamSse(
   try {
     for await (const event of source(abort.signal)) {
       if (abort.signal.aborted) break;
-      raw.write(formatSseEvent(event));
+      // Several events yielded together (a decoding step's tokens) go out in one write.
+      raw.write(
+        Array.isArray(event) ? event.map(formatSseEvent).join('') : formatSseEvent(event as SseEvent),
+      );
     }
   } catch (error) {
     if (!abort.signal.aborted) {

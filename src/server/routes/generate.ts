@@ -26,6 +26,10 @@ const toRequest = (body: GenerateBodyT): GenerateRequest => {
   if (body.keywords !== undefined) request.keywords = body.keywords;
   if (body.bannedWords !== undefined) request.bannedWords = body.bannedWords;
   if (body.region !== undefined) request.region = body.region;
+  if (body.styleStrength !== undefined) request.styleStrength = body.styleStrength;
+  if (body.radEta !== undefined) request.radEta = body.radEta;
+  if (body.hashtags !== undefined) request.hashtags = body.hashtags;
+  if (body.postedAt !== undefined) request.postedAt = body.postedAt;
   return request;
 };
 
@@ -61,7 +65,7 @@ export function generateRoutes(context: ServerContext): FastifyPluginCallbackTyp
         let summary: GenerationSummary | undefined;
         for await (const event of model.generate(toRequest(request.body), abort.signal, useLake))
           if (event.type === 'candidate') candidates.push(event.candidate);
-          else summary = event.summary;
+          else if (event.type === 'done') summary = event.summary;
         if (summary === undefined) throw new Error('the generation ended without its summary');
         return { ...summary, candidates };
       },
@@ -72,13 +76,17 @@ export function generateRoutes(context: ServerContext): FastifyPluginCallbackTyp
       {
         schema: {
           tags: ['generate'],
-          summary: 'The same, streamed as server-sent events: each ranked candidate, then done',
+          summary: 'The same, streamed as server-sent events: text as it is decoded, then the ranking',
           description:
-            'Events: `candidate` (a Candidate, best first, as soon as the batch is ranked); `done` (the summary: ' +
-            'model, estimator, sampled, blocked, audit id, timings, and `ranking`, the texts best first); ' +
-            '`error` {code, message}. Decoding is not observable token by token through src/generate, so no ' +
-            '`token` events are sent. 503 with code MODEL_STATE before the stream opens when no language model ' +
-            'is trained.',
+            'Events: `start` {prompt, n, seconds}; `token` {candidate, text}, many, while the batch decodes: ' +
+            'candidate is the index in the sampled batch and text the next piece of its script after the ' +
+            'prompt (whole characters; never text the seconds budget cuts; a word the banned-term mask would ' +
+            'not let end is held back until it is settled), so prompt + its pieces is the candidate’s text; ' +
+            '`ranked` {candidates}: the returned candidates best first, each with rank, index, V, subscores, ' +
+            'contributions and policy status (blocked, keyword-less and empty ones are absent); `done`: the ' +
+            'summary (model, estimator, sampled, blocked, audit id, timings) and `ranking`, the indices best ' +
+            'first; `error` {code, message}. 503 with code MODEL_STATE before the stream opens when no ' +
+            'language model is trained.',
           body: GenerateBody,
           produces: ['text/event-stream'],
           response: { ...errors(400, 413, 429, 503) },
@@ -88,12 +96,15 @@ export function generateRoutes(context: ServerContext): FastifyPluginCallbackTyp
         const model = requireModel(generator, noGeneratorMessage);
         const body = toRequest(request.body);
         await streamSse(reply, async function* (signal) {
-          const ranking: number[] = [];
+          yield { event: 'start', data: { prompt: body.prompt, n: body.n, seconds: body.seconds } };
+          const candidates: GeneratedCandidate[] = [];
           for await (const event of model.generate(body, signal, useLake)) {
-            if (event.type === 'candidate') {
-              ranking.push(event.candidate.rank);
-              yield { event: 'candidate', data: event.candidate };
-            } else yield { event: 'done', data: { ...event.summary, ranking } };
+            if (event.type === 'tokens') yield event.pieces.map((data) => ({ event: 'token', data }));
+            else if (event.type === 'candidate') candidates.push(event.candidate);
+            else {
+              yield { event: 'ranked', data: { candidates } };
+              yield { event: 'done', data: { ...event.summary, ranking: candidates.map((c) => c.index) } };
+            }
           }
         });
       },
