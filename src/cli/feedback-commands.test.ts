@@ -129,6 +129,9 @@ describe('tkllm lm update', () => {
       config: { vocabSize: 300, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 32 },
       steps: 3,
       batchSize: 8,
+      // The base this guard test was written against (trainCaptionLm's defaults before the corpus rule).
+      lr: 2e-3,
+      weightDecay: 0.05,
     });
   });
 
