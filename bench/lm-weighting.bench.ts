@@ -1,5 +1,5 @@
 // `npm run bench -- lm-weighting [--json] [--data FILE] [--year Y] [--steps N] [--lambda L] [--seed S]
-//   [--seeds K] [--weighting linear|rank|top] [--top-share X] [--v-source post|text] [--scripts N]
+//   [--seeds K] [--base-steps B] [--weighting linear|rank|top] [--top-share X] [--v-source post|text] [--scripts N]
 //   [--prompts N] [--model small|default] [--estimator-epochs N] [--estimator-members N]`:
 // does Entry A move TKLLM toward high-V text? Builds a lake in a temporary data directory (default: the
 // bundled sample, dated 2017), extracts features, trains the ViralScore estimator, scores every post, then
@@ -8,6 +8,11 @@
 // scripts with the estimator, and compares their mean V and their held-out perplexity. The verdict is
 // the mean over seeds of (weighted − unweighted) with its standard error across seeds, which holds both
 // the sampling noise of the scripts and the seed-to-seed noise of training.
+//
+// With `--base-steps B` > 0 both runs of every seed start from one unweighted base model trained for B
+// steps (seed `--seed`), and each trains `--steps` more from it (resuming its checkpoint: same schedule,
+// batch order by the seed): Entry A acts in the last `--steps` of B + `--steps`, as in `tkllm lm update`,
+// and the base's cost is paid once, so the compared models are trained long enough to write words.
 //
 // Weights (src/select's `weighting`): `linear` w = 1 + λ·V (DESIGN's form), `rank` w = 1 + λ·rank(V)
 // (rank normalised to [0, 1]), `top` w = 1 + λ for the top X % by V, 1 for the rest. `--v-source text`
@@ -20,7 +25,7 @@
 // put into the training distribution (`trainShiftV`: weighted minus plain mean V of the training captions)
 // is printed too: it is λ·Var(V)/(1 + λ·mean V), the most the sampled scripts could move if the model
 // reproduced its weighted training distribution exactly and the estimator read only text.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { extractFeatures } from '../src/features/index.js';
@@ -78,6 +83,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const sample = source === bundledSamplePath;
   const year = numberArg(args, '--year', sample ? 2017 : 0);
   const steps = numberArg(args, '--steps', 300);
+  const baseSteps = numberArg(args, '--base-steps', 0);
   const lambda = numberArg(args, '--lambda', 4, false);
   const firstSeed = numberArg(args, '--seed', 0);
   const seedCount = Math.max(1, numberArg(args, '--seeds', 4));
@@ -171,13 +177,37 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       let trainCaptions = 0;
       let heldOutCaptions = 0;
       let examples: string[] = [];
+      let base: string | null = null;
+      const baseDir = () => {
+        if (base !== null) return base;
+        base = join(dir, 'models', 'base');
+        const t0 = performance.now();
+        const r = trainCaptionLm(plain, {
+          modelDir: base,
+          config: model.config,
+          steps: baseSteps,
+          batchSize: model.batchSize,
+          lr: model.lr,
+          seed: firstSeed,
+          minPostsForStyle: 2,
+          mu: 0,
+          checkpointEvery: baseSteps,
+        });
+        options.log(
+          `base (${baseSteps} steps, unweighted): held-out perplexity ${r.perplexity.toFixed(2)} ` +
+            `(${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+        );
+        return base;
+      };
       for (let seed = firstSeed; seed < firstSeed + seedCount; seed++) {
         const trainOne = (name: string, records: CaptionRecord[]) => {
           const t0 = performance.now();
+          const modelDir = join(dir, 'models', `${name}-${seed}`);
+          if (baseSteps > 0) cpSync(baseDir(), modelDir, { recursive: true });
           const r = trainCaptionLm(records, {
-            modelDir: join(dir, 'models', `${name}-${seed}`),
+            modelDir,
             config: model.config,
-            steps,
+            steps: baseSteps + steps,
             batchSize: model.batchSize,
             lr: model.lr,
             seed,
@@ -274,6 +304,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         scriptsPerSeed: Math.min(scripts, perPrompt * prompts.length),
         prompts: prompts.length,
         seeds: seedCount,
+        baseSteps,
         steps,
         lambda,
         weighting,

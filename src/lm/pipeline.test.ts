@@ -25,15 +25,15 @@ describe('the corpus rule', () => {
   it('plans DEFAULT_EPOCHS passes capped at DEFAULT_TOKEN_BUDGET tokens, dropout only for many passes', () => {
     // A small corpus (the bundled sample's size): 30 passes, far under the token cap, with dropout.
     const small = trainingDefaults(17_800, 361, 64);
-    expect(small.batchSize).toBe(32);
-    expect(small.steps).toBe(Math.ceil((DEFAULT_EPOCHS * 17_800) / (32 * (17_800 / 361))));
+    expect(small.batchSize).toBe(16);
+    expect(small.steps).toBe(Math.ceil((DEFAULT_EPOCHS * 17_800) / (16 * (17_800 / 361))));
     expect(small.epochs).toBeCloseTo(DEFAULT_EPOCHS, 0);
     expect(small.dropout).toBe(0.2);
     // A larger one (tiktok_en_2025's size): the token cap decides, about five passes, no dropout.
     const large = trainingDefaults(449_612, 5_788, 64);
     const tokens = large.steps * large.batchSize * (449_612 / 5_788);
     expect(tokens).toBeGreaterThanOrEqual(DEFAULT_TOKEN_BUDGET);
-    expect(tokens).toBeLessThan(DEFAULT_TOKEN_BUDGET + 32 * 80);
+    expect(tokens).toBeLessThan(DEFAULT_TOKEN_BUDGET + 16 * 80);
     expect(large.epochs).toBeGreaterThan(4.5);
     expect(large.epochs).toBeLessThan(5.5);
     expect(large.dropout).toBe(0);
@@ -56,7 +56,7 @@ describe('the corpus rule', () => {
     });
     expect(result.training.step).toBe(2);
     // 2 × 4 samples are under one pass: no dropout.
-    expect(result.plan).toMatchObject({ steps: 2, batchSize: 4, lr: 8e-3, weightDecay: 0.1, dropout: 0 });
+    expect(result.plan).toMatchObject({ steps: 2, batchSize: 4, lr: 5e-3, weightDecay: 0.1, dropout: 0 });
     expect(result.plan.epochs).toBeCloseTo(8 / result.trainCaptions, 10);
     expect(result.config.dropout).toBe(0);
     const many = trainCaptionLm(records, {
