@@ -4,7 +4,8 @@
 // 0.1) on random tokens, times training steps and no-grad forwards, and — where /usr/bin/python3 imports
 // torch — trains the identical model in PyTorch (bench/engine_pytorch.py, same thread count) in the same
 // run for the ratio TKLLM / PyTorch. TKLLM trains in graph mode (nn's TrainingStep: forward and
-// backward as one traced ONNX graph, one session run per step) unless --eager (one session per op).
+// backward as one traced ONNX graph, one session run per step) and forwards with the traced model
+// (trace + GraphSession) unless --eager (one session per op for both).
 //
 // Fair under load: the machine is shared, so the timed steps are split into rounds, and each round runs
 // a block of TKLLM steps and a block of PyTorch steps back to back (ABBA order across rounds, so that a
@@ -19,7 +20,15 @@ import { fileURLToPath } from 'node:url';
 import { Random } from '../src/core/index.js';
 import { AdamW, Gpt, TrainingStep } from '../src/nn/index.js';
 import type { GptConfig } from '../src/nn/index.js';
-import { Tensor, configureEngine, crossEntropy, mean, noGrad } from '../src/tensor/index.js';
+import {
+  GraphSession,
+  Tensor,
+  configureEngine,
+  crossEntropy,
+  mean,
+  noGrad,
+  trace,
+} from '../src/tensor/index.js';
 import type { BenchOptions, BenchResult } from './run.js';
 
 const CONFIG: GptConfig = { vocabSize: 2048, dModel: 192, nLayers: 4, nHeads: 4, contextLength: 64 };
@@ -212,12 +221,26 @@ async function measure(options: BenchOptions, plan: Plan): Promise<BenchResult> 
     }
     return stepMs;
   };
+  // The no-grad forward: in graph mode the traced model (as served: one session, its arena kept for
+  // the fixed batch shape), with --eager op by op.
+  model.eval();
+  const forwardGraph = plan.eager
+    ? null
+    : new GraphSession(
+        trace((x) => model.forward(x as Tensor<'int32'>), [batches[0].x]),
+        plan.threads,
+        {
+          arena: true,
+        },
+      );
+  model.train();
   const forwardBlock = (k: number): number[] => {
     model.eval();
     const stepMs = noGrad(() =>
       Array.from({ length: k }, (_, i) => {
         const t0 = performance.now();
-        model.forward(batches[i % batches.length].x);
+        if (forwardGraph !== null) forwardGraph.run([batches[i % batches.length].x]);
+        else model.forward(batches[i % batches.length].x);
         return performance.now() - t0;
       }),
     );

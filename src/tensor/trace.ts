@@ -129,12 +129,17 @@ export function trace(
 export class GraphSession {
   private readonly session: OrtSession;
 
-  /** Loads `model`; `threads` is onnxruntime's intra-op pool size (2 suits this project's machine). */
+  /**
+   * Loads `model`; `threads` is onnxruntime's intra-op pool size (2 suits this project's machine).
+   * `arena` keeps onnxruntime's memory arena and per-shape memory plans: faster where the graph runs
+   * at a few fixed shapes, but its memory grows with every new shape, so it is off by default.
+   */
   constructor(
     readonly model: TracedModel,
     threads = 2,
+    options: { arena?: boolean } = {},
   ) {
-    this.session = new OrtSession(model.bytes, model.inputNames, model.outputNames, threads);
+    this.session = new OrtSession(model.bytes, model.inputNames, model.outputNames, threads, options);
   }
 
   /** Runs the graph: inputs in `model.inputNames` order, outputs in `model.outputNames` order. */
