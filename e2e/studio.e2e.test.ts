@@ -101,7 +101,7 @@ describe('the studio', () => {
     await page.getByLabel('Topic or opening line').fill('ramen at 3am');
     await page.getByRole('button', { name: 'Generate' }).click();
     await expect.poll(() => page.textContent('#generate-status')).toMatch(/no language model trained yet/);
-    expect(await page.locator('#generate-candidates li').count()).toBe(0);
+    expect(await page.locator('#generate-candidates > li').count()).toBe(0);
   });
 
   it('labels every form control and reaches the draft box by keyboard', async () => {
@@ -134,25 +134,66 @@ describe('the studio on a tiny trained LM and estimator', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('generates candidates and shows them ranked, best first, each with its breakdown', async () => {
+  it('streams candidates as they are written, then shows them ranked, best first, with their breakdown', async () => {
     await page.goto(serve!.url);
+    // A record of the list as it changes: each candidate's text while streaming, then the ranked state.
+    await page.evaluate(() => {
+      const list = document.getElementById('generate-candidates')!;
+      const log: { state: string; index: string; text: string }[] = [];
+      (window as unknown as { generationLog: typeof log }).generationLog = log;
+      new MutationObserver(() => {
+        const state = list.dataset.state ?? '';
+        if (state === 'ranked' && log.at(-1)?.state !== 'ranked') log.push({ state, index: '', text: '' });
+        if (state !== 'streaming') return;
+        for (const li of Array.from(list.querySelectorAll<HTMLLIElement>(':scope > li')))
+          log.push({
+            state,
+            index: li.dataset.index ?? '',
+            text: li.querySelector('.text')?.textContent ?? '',
+          });
+      }).observe(list, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
     await page.getByLabel('Topic or opening line').fill('What');
     await page.getByLabel('Candidates', { exact: true }).fill('6');
+    await page.getByLabel('Length').selectOption('30');
+    await page.getByLabel('Style strength').fill('0.5');
+    await page.getByLabel('Hashtags of the post').fill('#fyp food');
     await page.getByLabel('Topic or opening line').press('Enter');
     await expect
       .poll(() => page.textContent('#generate-status'), { timeout: 60_000 })
       .toMatch(/^\d+ of 6 sampled candidates, best first/);
-    const items = page.locator('#generate-candidates li');
+    expect(await page.getAttribute('#generate-candidates', 'aria-busy')).toBe('false');
+    const log = await page.evaluate(
+      () =>
+        (window as unknown as { generationLog: { state: string; index: string; text: string }[] })
+          .generationLog,
+    );
+    const rankedAt = log.findIndex((e) => e.state === 'ranked');
+    const streamed = log.slice(0, Math.max(rankedAt, 0)).filter((e) => e.text.length > 'What'.length);
+    // Text streamed in before the ranking, candidate by candidate.
+    expect(rankedAt).toBeGreaterThan(0);
+    expect(streamed.length).toBeGreaterThan(0);
+    const items = page.locator('#generate-candidates > li');
     const count = await items.count();
     expect(count).toBeGreaterThan(0);
-    const hints = await page.$$eval('#generate-candidates li .hint', (ps) =>
+    const hints = await page.$$eval('#generate-candidates > li > .hint', (ps) =>
       ps.map((p) => p.textContent ?? ''),
     );
     const scores = hints.map((h) => Number(/rank score (-?[\d.]+)/.exec(h)?.[1]));
     expect(hints[0]).toMatch(/^#1 · /);
     for (let i = 1; i < scores.length; i++) expect(scores[i]).toBeLessThanOrEqual(scores[i - 1]);
-    expect(await page.locator('#generate-candidates li').first().locator('meter').count()).toBe(5);
-    for (const t of await page.$$eval('#generate-candidates li .text', (ps) => ps.map((p) => p.textContent)))
-      expect(t?.startsWith('What')).toBe(true);
+    expect(await page.locator('#generate-candidates > li').first().locator('meter').count()).toBe(5);
+    const finals = await page.$$eval('#generate-candidates > li', (lis) =>
+      lis.map((li) => ({
+        index: li.dataset.index ?? '',
+        text: li.querySelector('.text')?.textContent ?? '',
+      })),
+    );
+    for (const f of finals) {
+      expect(f.text, JSON.stringify(finals)).toMatch(/^What/);
+      // Whatever streamed for a returned candidate is a prefix of its final text.
+      for (const e of streamed.filter((s) => s.index === f.index))
+        expect(f.text.startsWith(e.text)).toBe(true);
+    }
   }, 120_000);
 });

@@ -64,6 +64,8 @@ export interface DraftScore {
 export interface Candidate {
   /** 0 is the best. */
   rank: number;
+  /** Its place in the sampled batch: the `candidate` of its token events. */
+  index: number;
   text: string;
   logProbNorm: number;
   v: number;
@@ -73,6 +75,16 @@ export interface Candidate {
   subscores: Record<'E' | 'H' | 'R' | 'S' | 'T', number>;
   contributions: Record<'E' | 'H' | 'R' | 'S' | 'T', number>;
   policy: { blocked: boolean; brandSafety: number; reasons: string[] };
+  finishReason: string;
+}
+
+/** What `/v1/generate/stream` sends, by event name. */
+export interface GenerationEvents {
+  start: { prompt: string; n: number; seconds: number };
+  token: { candidate: number; text: string };
+  ranked: { candidates: Candidate[] };
+  done: { ranking: number[]; sampled: number; blocked: number; withoutKeyword: number; empty: number };
+  error: { code: string; message: string };
 }
 
 export interface PolicyCheck {

@@ -7,6 +7,7 @@ import {
   type Candidate,
   type DraftScore,
   type Engagement,
+  type GenerationEvents,
   type LakeSummary,
   type Models,
   type PolicyCheck,
@@ -229,11 +230,73 @@ function policyView(verdict: PolicyCheck): HTMLElement {
   return wrap;
 }
 
-function candidateItem(index: number): HTMLLIElement {
+/** A candidate's row: its text (the prompt, then what streams in) and, once ranked, its breakdown. */
+interface CandidateRow {
+  li: HTMLLIElement;
+  text: Text;
+}
+
+function candidateRow(index: number, prompt: string): CandidateRow {
   const li = element('li', undefined, 'candidate');
   li.dataset.index = String(index);
-  li.append(element('p', '', 'text'));
-  return li;
+  const p = element('p', undefined, 'text');
+  const text = document.createTextNode(prompt);
+  p.append(text);
+  li.append(p, element('p', `candidate ${index + 1}: writing…`, 'hint'));
+  return { li, text };
+}
+
+/** Fills a ranked candidate's row: rank, rank score, log-prob, V after policy, policy status, meters. */
+function showRanked(row: CandidateRow, c: Candidate): void {
+  // The final text; equal to what streamed in, written again in case a piece was lost.
+  row.text.data = c.text;
+  const policy =
+    c.policy.reasons.length === 0
+      ? `policy: clear, brand safety ${c.policy.brandSafety.toFixed(2)}`
+      : `policy: ${c.policy.reasons.join(', ')} (brand safety ${c.policy.brandSafety.toFixed(2)})`;
+  row.li.replaceChildren(
+    row.li.firstChild!,
+    element(
+      'p',
+      `#${c.rank + 1} · rank score ${c.score.toFixed(3)} · log-prob ${c.logProbNorm.toFixed(3)} · V after policy ${c.vPenalised.toFixed(3)} · ${policy}`,
+      'hint',
+    ),
+    scoreView({
+      viralScore: c.v,
+      subscores: {
+        emotion: c.subscores.E,
+        hook: c.subscores.H,
+        replicability: c.subscores.R,
+        share: c.subscores.S,
+        trend: c.subscores.T,
+      },
+      guidance: [],
+    }),
+  );
+}
+
+/** The generate request from the form: options left at their defaults are not sent. */
+function generateRequest(): Record<string, unknown> {
+  const value = (id: string) => $<HTMLInputElement>(id).value.trim();
+  const body: Record<string, unknown> = {
+    prompt: $<HTMLInputElement>('generate-prompt').value,
+    n: Number(value('generate-count')),
+    seconds: Number($<HTMLSelectElement>('generate-seconds').value),
+  };
+  if (value('generate-creator') !== '') body.creator = value('generate-creator');
+  const style = Number(value('generate-style'));
+  if (value('generate-style') !== '' && style !== 1) body.styleStrength = style;
+  const rad = Number(value('generate-rad'));
+  if (rad > 0) body.radEta = rad;
+  const hashtags = value('generate-hashtags')
+    .split(/[\s,]+/)
+    .map((t) => t.replace(/^#/, ''))
+    .filter(Boolean);
+  if (hashtags.length > 0) body.hashtags = hashtags;
+  const postedAt = value('generate-posted-at');
+  if (postedAt !== '' && !Number.isNaN(Date.parse(postedAt)))
+    body.postedAt = new Date(postedAt).toISOString();
+  return body;
 }
 
 function setupGenerate(): void {
@@ -243,64 +306,60 @@ function setupGenerate(): void {
   const list = $<HTMLOListElement>('generate-candidates');
   let abort: AbortController | undefined;
   stop.addEventListener('click', () => abort?.abort());
+  const setState = (state: 'idle' | 'streaming' | 'ranked', label: string) => {
+    list.dataset.state = state;
+    list.setAttribute('aria-busy', String(state === 'streaming'));
+    list.setAttribute('aria-label', label);
+  };
   form.addEventListener('submit', (e) => {
     e.preventDefault();
+    abort?.abort();
     abort = new AbortController();
-    const items = new Map<number, HTMLLIElement>();
-    const item = (i: number) => {
-      let li = items.get(i);
-      if (!li) {
-        li = candidateItem(i);
-        items.set(i, li);
-        list.append(li);
+    const body = generateRequest();
+    const prompt = String(body.prompt);
+    const rows = new Map<number, CandidateRow>();
+    const row = (i: number) => {
+      let r = rows.get(i);
+      if (!r) {
+        r = candidateRow(i, prompt);
+        rows.set(i, r);
+        list.append(r.li);
       }
-      return li;
+      return r;
     };
     list.replaceChildren();
-    status.textContent = 'Generating…';
+    setState('streaming', 'Candidates as they are written');
+    status.textContent = `Writing ${String(body.n)} candidates…`;
     stop.disabled = false;
-    const body = {
-      prompt: $<HTMLInputElement>('generate-prompt').value,
-      n: Number($<HTMLInputElement>('generate-count').value),
-    };
     postEvents(
       '/v1/generate/stream',
       body,
       (event, data) => {
-        if (event === 'candidate') {
-          // Candidates arrive ranked, best first, once the batch is decoded, scored and screened.
-          const c = data as Candidate;
-          const li = item(c.rank);
-          const policy =
-            c.policy.reasons.length === 0
-              ? `policy: clear, brand safety ${c.policy.brandSafety.toFixed(2)}`
-              : `policy: ${c.policy.reasons.join(', ')} (brand safety ${c.policy.brandSafety.toFixed(2)})`;
-          li.replaceChildren(
-            element('p', c.text, 'text'),
-            element(
-              'p',
-              `#${c.rank + 1} · rank score ${c.score.toFixed(3)} · log-prob ${c.logProbNorm.toFixed(3)} · V after policy ${c.vPenalised.toFixed(3)} · ${policy}`,
-              'hint',
-            ),
-            scoreView({
-              viralScore: c.v,
-              subscores: {
-                emotion: c.subscores.E,
-                hook: c.subscores.H,
-                replicability: c.subscores.R,
-                share: c.subscores.S,
-                trend: c.subscores.T,
-              },
-              guidance: [],
+        if (event === 'start') {
+          // One row per sampled candidate, in sampling order, each growing as its text streams in.
+          const { n } = data as GenerationEvents['start'];
+          for (let i = 0; i < n; i++) row(i);
+        } else if (event === 'token') {
+          const { candidate, text } = data as GenerationEvents['token'];
+          row(candidate).text.appendData(text);
+        } else if (event === 'ranked') {
+          // Scored, screened and ranked: the returned ones best first; the rest (blocked, without a
+          // keyword, empty) leave the list.
+          const { candidates } = data as GenerationEvents['ranked'];
+          list.replaceChildren(
+            ...candidates.map((c) => {
+              const r = row(c.index);
+              showRanked(r, c);
+              return r.li;
             }),
           );
+          setState('ranked', 'Candidates, best first');
+          status.textContent = `Ranked ${candidates.length} candidates; scoring finished.`;
         } else if (event === 'done') {
-          const ranking = (data as { ranking: number[]; sampled: number; blocked: number }).ranking;
-          const { sampled, blocked } = data as { sampled: number; blocked: number };
-          list.replaceChildren(...ranking.map((i) => item(i)));
+          const { ranking, sampled, blocked } = data as GenerationEvents['done'];
           status.textContent = `${ranking.length} of ${sampled} sampled candidates, best first (${blocked} blocked by policy).`;
         } else if (event === 'error') {
-          status.textContent = (data as { message: string }).message;
+          status.textContent = (data as GenerationEvents['error']).message;
         }
       },
       abort.signal,
@@ -311,6 +370,7 @@ function setupGenerate(): void {
       })
       .finally(() => {
         stop.disabled = true;
+        if (list.dataset.state === 'streaming') setState('idle', 'Candidates (stopped before ranking)');
       });
   });
 }
