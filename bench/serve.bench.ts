@@ -46,13 +46,20 @@ async function serveChild(dir: string, train: boolean): Promise<void> {
     ...(model ? { scorer: model } : {}),
     ...(generator ? { generator } : {}),
   });
+  // Requests that reached the server: the CPU per request divides by these, not by autocannon's completed
+  // ones, since the server also finishes the requests still queued when autocannon stops.
+  let arrivals = 0;
+  app.addHook('onRequest', (_request, _reply, done) => {
+    arrivals++;
+    done();
+  });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.send?.({ address });
   // The parent asks for this process's CPU time (every thread's) around each run.
   process.on('message', (message) => {
     if (message === 'cpu') {
       const { user, system } = process.cpuUsage();
-      process.send?.({ cpuMs: (user + system) / 1000 });
+      process.send?.({ cpuMs: (user + system) / 1000, arrivals, depth: app.scoreService.depth });
     }
   });
   process.once('disconnect', () => {
@@ -74,13 +81,33 @@ interface Drive {
   p99Ms: number;
   errors: number;
   requests: number;
-  /** The server process's CPU time (all threads) per request, in ms: comparable on a loaded machine. */
+  /**
+   * The server process's CPU time (all threads) per request that reached it, in ms, from one idle moment to
+   * the next (the requests autocannon left queued are finished and counted): comparable on a loaded machine.
+   */
   serverCpuMsPerRequest: number;
   /** This process's CPU time (autocannon, the load generator) per request, in ms: it shares the cores. */
   loadCpuMsPerRequest: number;
 }
 
-let serverCpu: () => Promise<number> = () => Promise.resolve(0);
+interface ServerSample {
+  cpuMs: number;
+  arrivals: number;
+  /** Drafts waiting for or inside a scorer batch. */
+  depth: number;
+}
+
+let serverSample: () => Promise<ServerSample> = () => Promise.resolve({ cpuMs: 0, arrivals: 0, depth: 0 });
+
+/** The server's sample once its scoring queue is empty (at most 60 s of waiting). */
+async function idleSample(): Promise<ServerSample> {
+  for (let i = 0; i < 600; i++) {
+    const s = await serverSample();
+    if (s.depth === 0) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return serverSample();
+}
 
 const openers = [
   'Wait for it:',
@@ -157,11 +184,14 @@ function draftBodies(count: number, size: number, seed: number): Record<string, 
 async function drive(options: autocannon.Options): Promise<Drive> {
   // One uncounted second first: JIT, the ONNX session's first runs and DuckDB's caches warm up.
   await autocannon({ ...options, duration: 1 });
-  const cpuBefore = await serverCpu();
+  // The server's CPU time and arrivals between two idle moments: every request counted was finished.
+  const before = await idleSample();
   const loadBefore = process.cpuUsage();
   const result = await autocannon(options);
   const load = process.cpuUsage(loadBefore);
-  const cpuMs = (await serverCpu()) - cpuBefore;
+  const after = await idleSample();
+  const cpuMs = after.cpuMs - before.cpuMs;
+  const served = after.arrivals - before.arrivals;
   return {
     requestsPerSecond: Math.round(result.requests.average),
     p50Ms: result.latency.p50,
@@ -169,7 +199,7 @@ async function drive(options: autocannon.Options): Promise<Drive> {
     // Connection errors, timeouts and every answer that is not 2xx.
     errors: result.errors + result.timeouts + result.non2xx,
     requests: result.requests.total,
-    serverCpuMsPerRequest: Number((cpuMs / Math.max(1, result.requests.total)).toFixed(3)),
+    serverCpuMsPerRequest: Number((cpuMs / Math.max(1, served)).toFixed(3)),
     loadCpuMsPerRequest: Number(
       ((load.user + load.system) / 1000 / Math.max(1, result.requests.total)).toFixed(3),
     ),
@@ -220,10 +250,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     ])) as [{ address: string }];
     const base = message.address;
     const server = child;
-    serverCpu = async () => {
+    serverSample = async () => {
       const reply = once(server, 'message');
       server.send('cpu');
-      return ((await reply)[0] as { cpuMs: number }).cpuMs;
+      return (await reply)[0] as ServerSample;
     };
     options.log(`server at ${base}; ${connections} connections, ${duration} s per endpoint`);
     const models = (await (await fetch(`${base}/v1/models`)).json()) as {
