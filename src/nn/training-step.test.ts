@@ -57,6 +57,16 @@ describe('TrainingStep', () => {
     step.dispose();
   });
 
+  it('refuses a loss that uses a parameter missing from the list', () => {
+    const model = new Gpt(tiny, { seed: 7 });
+    const step = new TrainingStep(
+      model.parameters().filter((p) => p !== model.head.weight),
+      (x: Tensor<'int32'>, y: Tensor<'int32'>) => mean(crossEntropy(model.logits2d(x), y)),
+    );
+    const { x, y } = batch(2, 5, 1);
+    expect(() => step.run(x, y)).toThrow(/not in the parameter list/);
+  });
+
   it('refuses to trace dropout, whose mask would be frozen', () => {
     const model = new Gpt({ ...tiny, dropout: 0.1 }, { seed: 5 });
     const step = new TrainingStep(model.parameters(), (x: Tensor<'int32'>, y: Tensor<'int32'>) =>

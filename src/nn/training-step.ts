@@ -26,7 +26,8 @@ interface Compiled {
  * which parameters are trainable): the first call at a new signature traces it (one eager step),
  * later calls run the graph. `run` returns the loss and leaves the gradients in `.grad` like
  * `backward()`: set where `.grad` was null, added where it held one. The loss function must be
- * deterministic given its inputs and the parameters (no dropout: tracing it throws).
+ * deterministic given its inputs and the parameters (no dropout: tracing it throws), and every
+ * parameter it uses must be in `params` (frozen ones included; tracing throws otherwise).
  * @example
  * const step = new TrainingStep(model.parameters(), (x, y) => mean(crossEntropy(model.logits2d(x), y)));
  * const loss = step.run(x, y); optimizer.step(); optimizer.zeroGrad();

@@ -66,6 +66,12 @@ class GraphRecorder implements KernelRecorder {
   nameOf(t: Tensor<DType>): string {
     let name = this.names.get(t);
     if (name === undefined) {
+      if (this.refusesRandomness && t.isParameter) {
+        // A training step's parameters are inputs: one folded in as a constant would go stale.
+        throw new ValidationError(
+          `traceTrainingStep: the loss uses a parameter [${t.shape.join(', ')}] that is not in the parameter list`,
+        );
+      }
       name = `c${this.initializers.length}${t.isParameter ? '_param' : ''}`;
       this.initializers.push(tensorProto(name, t));
       this.names.set(t, name);
