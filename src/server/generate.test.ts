@@ -208,23 +208,32 @@ describe('POST /v1/generate on a trained LM and estimator', () => {
     });
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
+    // Chunks are read as they arrive, each noted in order with what else had happened by then.
+    const order: string[] = [];
     let text = '';
-    // Wait for the first token event: decoding has begun.
-    while (!text.includes('event: token')) {
-      const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
-      text += decoder.decode(chunk.value);
-    }
+    let firstToken!: () => void;
+    const tokenSeen = new Promise<void>((resolve) => (firstToken = resolve));
+    const reading = (async () => {
+      for (;;) {
+        const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
+        if (chunk.done) break;
+        const piece = decoder.decode(chunk.value);
+        text += piece;
+        if (piece.includes('event: token')) {
+          order.push('token');
+          firstToken();
+        }
+      }
+    })();
+    await tokenSeen;
     const health = await fetch(`${serve.url}healthz`);
     expect(health.status).toBe(200);
     const summary = await fetch(`${serve.url}v1/lake/summary`);
     expect(summary.status).toBe(200);
-    const finishedBeforeHealth = text.includes('event: done');
-    for (;;) {
-      const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
-      if (chunk.done) break;
-      text += decoder.decode(chunk.value);
-    }
-    expect(finishedBeforeHealth).toBe(false);
+    order.push('answered');
+    await reading;
+    // Tokens kept arriving after health and the lake summary answered: they did not wait for the batch.
+    expect(order.lastIndexOf('token')).toBeGreaterThan(order.indexOf('answered'));
     expect(parseSse(text).at(-1)?.event).toBe('done');
   });
 
