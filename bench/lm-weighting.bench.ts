@@ -16,8 +16,9 @@
 //
 // Weights (src/select's `weighting`): `linear` w = 1 + λ·V (DESIGN's form), `rank` w = 1 + λ·rank(V)
 // (rank normalised to [0, 1]), `top` w = 1 + λ for the top X % by V, 1 for the rest. `--v-source text`
-// weights each training caption by the V of its text alone (scored like the scripts), `post` (default)
-// by the V of the post (its stored features, engagement included), as `tkllm lm train --scores` would.
+// (default) weights each training caption by the V of its text alone (scored like the scripts), `post` by
+// the V of the post (its stored features, engagement included), as `tkllm lm train --scores` would.
+// Defaults: 4 seeds, base 600 steps + 200, top 30 % at λ = 4, text V, 256 scripts per seed.
 //
 // V of a post (scorePosts) reads its stored features, engagement-derived groups included; V of a sampled
 // script can only read its text. So the real held-out captions are scored the same way as the scripts
@@ -82,19 +83,19 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   if (!existsSync(source)) throw new Error(`--data ${source} does not exist`);
   const sample = source === bundledSamplePath;
   const year = numberArg(args, '--year', sample ? 2017 : 0);
-  const steps = numberArg(args, '--steps', 300);
-  const baseSteps = numberArg(args, '--base-steps', 0);
+  const steps = numberArg(args, '--steps', 200);
+  const baseSteps = numberArg(args, '--base-steps', 600);
   const lambda = numberArg(args, '--lambda', 4, false);
   const firstSeed = numberArg(args, '--seed', 0);
   const seedCount = Math.max(1, numberArg(args, '--seeds', 4));
-  const weighting = (flag(args, '--weighting') ?? 'rank') as Weighting;
+  const weighting = (flag(args, '--weighting') ?? 'top') as Weighting;
   if (!['linear', 'rank', 'top'].includes(weighting))
     throw new Error(`--weighting must be linear, rank or top, got ${weighting}`);
   const topShare = numberArg(args, '--top-share', 0.3, false);
-  const vSource = flag(args, '--v-source') ?? 'post';
+  const vSource = flag(args, '--v-source') ?? 'text';
   if (vSource !== 'post' && vSource !== 'text')
     throw new Error(`--v-source must be post or text, got ${vSource}`);
-  const scripts = numberArg(args, '--scripts', 64);
+  const scripts = numberArg(args, '--scripts', 256);
   const promptCount = numberArg(args, '--prompts', 16);
   const modelName = flag(args, '--model') ?? 'small';
   const model = MODELS[modelName];
@@ -273,6 +274,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       // Across seeds: the spread of the per-seed differences holds sampling and training noise together.
       const standardError =
         runs.length > 1 ? Math.sqrt(variance(differences) / runs.length) : runs[0].standardError;
+      // The sampling noise alone, from each seed's own (Welch) standard error: a floor when K is small
+      // and the K differences happen to agree.
+      const samplingStandardError = Math.sqrt(
+        runs.reduce((a, r) => a + r.standardError ** 2, 0) / runs.length ** 2,
+      );
+      const verdictError = Math.max(standardError, samplingStandardError);
       const perplexityWeighted = mean(runs.map((r) => r.perplexityWeighted));
       const perplexityUnweighted = mean(runs.map((r) => r.perplexityUnweighted));
       const relative = (perplexityWeighted - perplexityUnweighted) / perplexityUnweighted;
@@ -285,8 +292,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         meanViralUnweighted: mean(allUnweighted),
         meanViralDifference: difference,
         meanViralDifferenceStandardError: standardError,
-        meanViralDifferenceZ: standardError > 0 ? difference / standardError : null,
-        weightedHigherV: difference > 2 * standardError,
+        meanViralDifferenceSamplingStandardError: samplingStandardError,
+        meanViralDifferenceZ: verdictError > 0 ? difference / verdictError : null,
+        weightedHigherV: difference > 2 * verdictError,
         perplexityWeighted,
         perplexityUnweighted,
         perplexityRelativeDifference: relative,
