@@ -168,6 +168,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         vUnweighted: number;
         difference: number;
         standardError: number;
+        pairedStandardError: number;
         perplexityWeighted: number;
         perplexityUnweighted: number;
         seconds: number;
@@ -258,6 +259,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           standardError: Math.sqrt(
             variance(vWeighted) / vWeighted.length + variance(vUnweighted) / vUnweighted.length,
           ),
+          // Script k of both models has the same prompt and the same sampling seed: paired differences.
+          pairedStandardError: Math.sqrt(
+            variance(vWeighted.map((v, k) => v - vUnweighted[k])) / Math.max(1, vWeighted.length),
+          ),
           perplexityWeighted: weightedRun.perplexity,
           perplexityUnweighted: unweightedRun.perplexity,
           seconds: weightedRun.seconds + unweightedRun.seconds,
@@ -274,10 +279,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       // Across seeds: the spread of the per-seed differences holds sampling and training noise together.
       const standardError =
         runs.length > 1 ? Math.sqrt(variance(differences) / runs.length) : runs[0].standardError;
-      // The sampling noise alone, from each seed's own (Welch) standard error: a floor when K is small
-      // and the K differences happen to agree.
+      // The sampling noise alone, from each seed's paired standard error (script k of both models shares
+      // its prompt and sampling seed): a floor for when K is small and the K differences happen to agree.
       const samplingStandardError = Math.sqrt(
-        runs.reduce((a, r) => a + r.standardError ** 2, 0) / runs.length ** 2,
+        runs.reduce((a, r) => a + r.pairedStandardError ** 2, 0) / runs.length ** 2,
       );
       const verdictError = Math.max(standardError, samplingStandardError);
       const perplexityWeighted = mean(runs.map((r) => r.perplexityWeighted));
