@@ -78,11 +78,16 @@ export interface FitOptions {
    */
   fusionInit?: number;
   /**
-   * Shares of the ridge member in the estimator tried after training (default [0, 0.25, 0.5]): the one with
-   * the best validation Spearman of the blended logit is kept, the smaller share on a tie; 0 leaves the
-   * ridge member out. The same rule runs on every lake; `[0]` turns the ridge member off.
+   * Shares of the ridge member in the estimator tried after training (default [0, 0.25, 0.5]): the largest
+   * share whose blended logit's validation Spearman is within `ridgeShareSlack` standard errors of the best
+   * is kept; 0 leaves the ridge member out. The same rule runs on every lake; `[0]` turns the member off.
    */
   ridgeShares?: number[];
+  /**
+   * How many standard errors of the validation Spearman below the best blend a blend may be and still be
+   * kept for leaning more on ridge (default 1: the one-standard-error rule; 0: the best blend).
+   */
+  ridgeShareSlack?: number;
   progress?: ProgressReporter;
   /** Called after each epoch; returning true stops training. */
   onEpochEnd?: (log: EpochLog) => boolean | void;
@@ -143,6 +148,7 @@ export const defaultFitOptions = {
   minEpochs: 3,
   smoothing: 3,
   ridgeShares: [0, 0.25, 0.5],
+  ridgeShareSlack: 1,
   fusionInit: 0,
   ...defaultArchitecture,
 } as const;
@@ -185,21 +191,29 @@ export function fitViralScoreModel(
   for (const share of shares)
     if (!(share >= 0 && share < 1))
       throw new ValidationError(`\`ridgeShares\` must hold numbers in [0, 1), got ${share}`);
+  nonNegative('ridgeShareSlack', options.ridgeShareSlack ?? defaultFitOptions.ridgeShareSlack);
   const tried: { share: number; spearman: number }[] = [];
   let ridgeShare = 0;
   if (shares.some((share) => share > 0) && config.linear === true && config.presence === true) {
     const ridge = ridgeMember(config, rng.fork(), train, validation);
     const netLogits = predictLogits(model, validation.features);
     const ridgeLogits = predictLogits(ridge, validation.features);
-    let best: { share: number; spearman: number } | null = null;
     for (const share of [...new Set(shares)].sort((a, b) => a - b)) {
       const blended = netLogits.map((z, i) => (1 - share) * z + share * ridgeLogits[i]);
-      const tryIt = { share, spearman: spearman(blended, validation.labels) };
-      tried.push(tryIt);
-      if (best === null || tryIt.spearman > best.spearman) best = tryIt;
+      tried.push({ share, spearman: spearman(blended, validation.labels) });
     }
-    if (best !== null && best.share > 0) {
-      ridgeShare = best.share;
+    const top = Math.max(...tried.map((t) => t.spearman));
+    // The one-standard-error rule (Breiman et al., 1984; Hastie et al., ESL 7.10): among blends the
+    // validation split cannot tell apart, keep the simplest, the one leaning most on ridge. The standard
+    // error of a Spearman coefficient on n rows is about sqrt((1 + rho^2 / 2) / (n - 3)) (Bonett and
+    // Wright, 2000).
+    const n = validation.features.rows;
+    const slack =
+      (options.ridgeShareSlack ?? defaultFitOptions.ridgeShareSlack) *
+      Math.sqrt((1 + (top * top) / 2) / Math.max(1, n - 3));
+    const kept = tried.filter((t) => t.spearman >= top - slack).pop();
+    if (kept !== undefined && kept.share > 0) {
+      ridgeShare = kept.share;
       model = new ViralScoreModel(
         {
           ...config,

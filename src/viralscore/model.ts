@@ -356,9 +356,11 @@ export function checkModelConfig(config: ViralScoreModelConfig): ViralScoreModel
 /**
  * The estimator: a few member networks trained from different seeds, averaged on the logit scale (a deep
  * ensemble, Lakshminarayanan et al., 2017). On engagement labels the test Spearman of one network moved by
- * several hundredths from seed to seed; the average moves far less. The readable form survives averaging:
- * subscore k is the members' mean s_k, its contribution the members' mean a_k s_k, and
- * V = sigmoid(mean bias + the sum of contributions), still monotone in every member's subscores.
+ * several hundredths from seed to seed; the average moves far less. The average may be weighted
+ * (`memberWeights`): training adds a ridge member (the ridge baseline as a network with its fusion off) with
+ * the share the validation split prefers. The readable form survives averaging: subscore k is the members'
+ * (weighted) mean s_k, its contribution the members' mean a_k s_k, and V = sigmoid(mean bias + the sum of
+ * contributions), still monotone in every member's subscores.
  */
 export class ViralScoreModel extends Module {
   readonly config: ViralScoreModelConfig;
