@@ -91,6 +91,7 @@ interface TrainDefaults {
   steps: number;
   batchSize: number;
   lr: number;
+  weightDecay: number;
 }
 
 // `lm train` leaves the architecture and the budget to the corpus rule of src/lm/pipeline.ts
@@ -104,6 +105,7 @@ const DEMO_DEFAULTS: TrainDefaults = {
   steps: 800,
   batchSize: 16,
   lr: 5e-3,
+  weightDecay: 0.05,
 };
 
 function formatTraining(result: CaptionLmResult, modelDir: string): string {
@@ -195,7 +197,7 @@ function addTrainOptions(command: Command, defaults?: TrainDefaults): Command {
     .option('--lr <rate>', ...withParser(fallback(defaults?.lr, 'peak learning rate'), nonNegative('--lr')))
     .option(
       '--weight-decay <d>',
-      ...withParser(fallback(undefined, 'AdamW weight decay'), nonNegative('--weight-decay')),
+      ...withParser(fallback(defaults?.weightDecay, 'AdamW weight decay'), nonNegative('--weight-decay')),
     )
     .option('--held-out <share>', 'latest share of captions held out', share('--held-out'), 0.1)
     .option('--mu <mu>', 'weight of the virality MSE (Entry B; needs --scores)', nonNegative('--mu'), 0)
