@@ -80,12 +80,14 @@ export interface FitOptions {
   /**
    * Shares of the ridge member in the estimator tried after training (default [0, 0.25, 0.5]): the largest
    * share whose blended logit's validation Spearman is within `ridgeShareSlack` standard errors of the best
-   * is kept; 0 leaves the ridge member out. The same rule runs on every lake; `[0]` turns the member off.
+   * (default 0: the best) is kept; 0 leaves the ridge member out. The same rule runs on every lake; `[0]`
+   * turns the member off.
    */
   ridgeShares?: number[];
   /**
    * How many standard errors of the validation Spearman below the best blend a blend may be and still be
-   * kept for leaning more on ridge (default 1: the one-standard-error rule; 0: the best blend).
+   * kept for leaning more on ridge (default 0: the best blend, the larger share on an exact tie; 1 is the
+   * one-standard-error rule, which on 2026-11-23 won tiktok_en but lost tiktok_vn: docs/viralscore.md).
    */
   ridgeShareSlack?: number;
   progress?: ProgressReporter;
@@ -148,7 +150,7 @@ export const defaultFitOptions = {
   minEpochs: 3,
   smoothing: 3,
   ridgeShares: [0, 0.25, 0.5],
-  ridgeShareSlack: 1,
+  ridgeShareSlack: 0,
   fusionInit: 0,
   ...defaultArchitecture,
 } as const;
