@@ -1,10 +1,8 @@
 // `npm run bench -- generate [--json] [--runs=9] [--fresh] [--dir=DIR]`: times whole generate requests on
-// the model `tkllm lm train` builds by default on the bundled sample: the corpus-size rule (`corpusDefaults`:
-// byte vocabulary of 259, context 128) with the default architecture (4 layers, width 128, 4 heads, no
-// dropout), trained for the demo's budget of 800 steps of 16 (`tkllm lm train`'s own default is 1,500 steps
-// of 32; 800 already gives the sample's held-out perplexity within a few percent and scripts that end on
-// their own), and the estimator with its defaults. The workspace is built once (about 10 minutes of 2 cores)
-// and kept in DIR (default tkllm-data/bench-generate-default) for later runs; --fresh rebuilds it.
+// the model `tkllm lm train` builds with no flags on the bundled sample (prepareWorkspace's 'lm-train': the
+// corpus rule of `corpusDefaults` — byte vocabulary of 259, context 128, width 64, 2 blocks — and the budget
+// of `trainingDefaults`), and the estimator with its defaults. The workspace is built once and kept in DIR
+// (default tkllm-data/bench-generate-default) for later runs; --fresh rebuilds it.
 //
 // A request: 16 candidates of a 15-second script (37 words at 2.5 words/s; each candidate ends at its end of
 // script, at its 37th word, or at the context), banned-term mask, estimator scoring, policy screening,
@@ -23,12 +21,10 @@ import {
   type GenerationResult,
 } from '../src/generate/index.js';
 import { Lake } from '../src/lake/index.js';
-import { corpusDefaults, DEFAULT_LM_CONFIG, type LmConfig } from '../src/lm/index.js';
+import { corpusDefaults, type LmConfig } from '../src/lm/index.js';
 import type { BenchOptions, BenchResult } from './run.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const STEPS = 800;
-const BATCH = 16;
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const arg = (name: string) => options.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -38,29 +34,22 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const { lmDir } = generatePaths(dir);
   const reused = existsSync(join(lmDir, 'model.safetensors'));
   const buildStarted = performance.now();
-  if (!reused) options.log(`building ${dir}: bundled sample, features, estimator, TKLLM (about 10 minutes)`);
-  await prepareWorkspace(dir, {
-    lm: {
-      ...DEFAULT_LM_CONFIG,
-      vocabSize: 259,
-      contextLength: 128,
-      dropout: 0,
-      lr: 3e-3,
-      steps: STEPS,
-      batchSize: BATCH,
-    },
-  });
+  if (!reused) options.log(`building ${dir}: bundled sample, features, estimator, TKLLM (a few minutes)`);
+  await prepareWorkspace(dir, { lm: 'lm-train' });
   const buildSeconds = (performance.now() - buildStarted) / 1000;
   const lake = await Lake.open(dir);
   // The model must be what `tkllm lm train` picks for this lake's captions.
   const rule = corpusDefaults((await readCaptionRecords(lake)).map((r) => r.text));
   const config = JSON.parse(readFileSync(join(lmDir, 'config.json'), 'utf8')) as Required<LmConfig>;
+  const trainedSteps = (
+    JSON.parse(readFileSync(join(lmDir, 'checkpoints', 'latest.json'), 'utf8')) as { step: number }
+  ).step;
   const asLmTrain =
     config.vocabSize === rule.vocabSize &&
     config.contextLength === rule.contextLength &&
-    config.dModel === DEFAULT_LM_CONFIG.dModel &&
-    config.nLayers === DEFAULT_LM_CONFIG.nLayers &&
-    config.nHeads === DEFAULT_LM_CONFIG.nHeads;
+    config.dModel === rule.dModel &&
+    config.nLayers === rule.nLayers &&
+    config.nHeads === rule.nHeads;
   const g = await openGenerator(lake, dir, { rad: true });
   try {
     const prompts = ['How to', 'Wait for it', 'My first', 'Why nobody talks about'];
@@ -122,7 +111,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       maxNewTokens: plain[0].r.settings.maxNewTokens,
       model:
         `${config.nLayers} layers, width ${config.dModel}, ${config.nHeads} heads, context ${config.contextLength}, ` +
-        `vocabulary ${config.vocabSize}, ${STEPS} steps of ${BATCH}` +
+        `vocabulary ${config.vocabSize}, ${trainedSteps} training steps` +
         (asLmTrain
           ? " (tkllm lm train's architecture and corpus rule for this lake)"
           : ' (NOT the lm train default)'),

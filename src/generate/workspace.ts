@@ -133,8 +133,13 @@ export interface PrepareWorkspaceOptions {
   files?: readonly string[];
   /** Year of dates without one (the bundled sample's are 2017). */
   year?: number;
-  /** The LM's architecture and training (defaults: a small model for the bundled sample). */
-  lm?: Partial<LmConfig> & { steps?: number; batchSize?: number; lr?: number; dropout?: number };
+  /**
+   * The LM's architecture and training (defaults: a small model trained for 400 steps, quick enough for the
+   * demo and for `eval generation --prepare`); `'lm-train'` trains exactly what `tkllm lm train` would with
+   * no flags (the corpus rule of `corpusDefaults` and `trainingDefaults`).
+   */
+  lm?:
+    (Partial<LmConfig> & { steps?: number; batchSize?: number; lr?: number; dropout?: number }) | 'lm-train';
   /** The estimator's epochs and members (defaults: the estimator's own). */
   estimator?: { epochs?: number; members?: number };
   progress?: ProgressReporter;
@@ -168,7 +173,10 @@ export async function prepareWorkspace(
       await trainViralScore(lake, dataDir, { ...options.estimator, progress });
     }
     const { lmDir } = generatePaths(dataDir);
-    if (!existsSync(join(lmDir, 'tokenizer.json'))) {
+    if (existsSync(join(lmDir, 'tokenizer.json'))) return;
+    if (options.lm === 'lm-train') {
+      trainCaptionLm(await readCaptionRecords(lake), { modelDir: lmDir, progress });
+    } else {
       const { steps, batchSize, lr, dropout, ...config } = options.lm ?? {};
       trainCaptionLm(await readCaptionRecords(lake), {
         modelDir: lmDir,
