@@ -96,7 +96,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     await grpcScorer?.close();
     await app?.close();
     model?.close();
-    if (app === undefined) generator?.close?.();
+    if (app === undefined) await generator?.close?.();
     lake.close();
     throw error;
   }
