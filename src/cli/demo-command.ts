@@ -62,8 +62,9 @@ export function addDemoCommand(program: Command): void {
             result.candidates.slice(0, 8).forEach((c, i) => {
               const subs = subscoreOrder.map((k) => c.subscores[k].toFixed(2).padStart(5)).join('');
               const text = c.text.replace(/\s+/g, ' ').slice(0, 70);
+              const numbers = [c.score.toFixed(3), c.logProbNorm.toFixed(2), c.vPenalised.toFixed(2)];
               console.log(
-                `${String(i + 1).padStart(4)} ${c.vPenalised.toFixed(3).padStart(6)}${subs}  ${text}`,
+                `${String(i + 1).padStart(4)} ${numbers[0].padStart(6)}${numbers[1].padStart(8)}${numbers[2].padStart(7)}${subs}  ${text}`,
               );
             });
             console.log(
