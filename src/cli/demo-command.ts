@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { terminalProgress } from '../core/index.js';
 import { bundledSamplePath, openGenerator, prepareWorkspace } from '../generate/index.js';
+import type { GeneratedCandidate } from '../generate/index.js';
 import { lakeStats } from '../lake/index.js';
 import { ViralScoreRegistry } from '../viralscore/index.js';
 import { formatStats } from './format-lake.js';
@@ -12,6 +13,28 @@ import { dataDirOf, positiveInt, withLake } from './options.js';
 import { startServe } from './server-commands.js';
 
 const subscoreOrder = ['E', 'H', 'R', 'S', 'T'] as const;
+
+/**
+ * The demo's ranking: one line a candidate with its rank, score, length-normalised log-probability, V (after
+ * any policy penalty) and the five subscores, then the script on one line cut to 70 characters.
+ */
+export function formatCandidateTable(
+  candidates: readonly Pick<
+    GeneratedCandidate,
+    'score' | 'logProbNorm' | 'vPenalised' | 'subscores' | 'text'
+  >[],
+): string {
+  const lines = ['rank  score  logP/t      V    E    H    R    S    T  script'];
+  candidates.forEach((c, i) => {
+    const numbers =
+      c.score.toFixed(3).padStart(6) +
+      c.logProbNorm.toFixed(2).padStart(8) +
+      c.vPenalised.toFixed(2).padStart(7);
+    const subs = subscoreOrder.map((k) => c.subscores[k].toFixed(2).padStart(5)).join('');
+    lines.push(`${String(i + 1).padStart(4)} ${numbers}${subs}  ${c.text.replace(/\s+/g, ' ').slice(0, 70)}`);
+  });
+  return lines.join('\n');
+}
 
 /** Adds `demo` to the program. */
 export function addDemoCommand(program: Command): void {
@@ -58,15 +81,7 @@ export function addDemoCommand(program: Command): void {
           const opened = await openGenerator(lake, dir);
           try {
             const result = await opened.generator.generate(opts.prompt, { n: 16, seconds: 15, seed: 1 });
-            console.log('rank  score  logP/t      V    E    H    R    S    T  script');
-            result.candidates.slice(0, 8).forEach((c, i) => {
-              const subs = subscoreOrder.map((k) => c.subscores[k].toFixed(2).padStart(5)).join('');
-              const text = c.text.replace(/\s+/g, ' ').slice(0, 70);
-              const numbers = [c.score.toFixed(3), c.logProbNorm.toFixed(2), c.vPenalised.toFixed(2)];
-              console.log(
-                `${String(i + 1).padStart(4)} ${numbers[0].padStart(6)}${numbers[1].padStart(8)}${numbers[2].padStart(7)}${subs}  ${text}`,
-              );
-            });
+            console.log(formatCandidateTable(result.candidates.slice(0, 8)));
             console.log(
               `\n${result.sampled} sampled, ${result.blocked} blocked by policy, ` +
                 `${result.timings.totalMs.toFixed(0)} ms for generation and rerank.`,
