@@ -16,6 +16,7 @@ import type { Lake, LakeRow } from '../lake/index.js';
 import type { AuditRecord } from '../safety/index.js';
 import type { FromGenerateWorker, GenerateWorkerData, ToGenerateWorker } from './generate-worker-protocol.js';
 import type { GenerateRequest } from './models.js';
+import { LakeRequests } from './worker-thread.js';
 
 const port = parentPort!;
 const { dataDir } = workerData as GenerateWorkerData;
@@ -23,14 +24,8 @@ const send = (message: FromGenerateWorker) => port.postMessage(message);
 /** Milliseconds between token messages at most: smooth to watch, a few messages a request. */
 const FLUSH_MS = 40;
 
-const pendingLake = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-let nextLakeId = 0;
-const askLake = (method: 'all' | 'ensureSchema' | 'audit', args: unknown[]) =>
-  new Promise<unknown>((resolve, reject) => {
-    const id = nextLakeId++;
-    pendingLake.set(id, { resolve, reject });
-    send({ type: 'lake', id, method, args });
-  });
+const lakeRequests = new LakeRequests<'all' | 'ensureSchema' | 'audit'>(send);
+const askLake = lakeRequests.ask.bind(lakeRequests);
 // The reads the feature context and the prefix reward make of a lake; typed as `Lake`, whose connection
 // lives in the main thread, hence the cast. Audit records go whole (`audit` below), not as SQL.
 const all = (sql: string) => askLake('all', [sql]) as Promise<LakeRow[]>;
@@ -111,10 +106,7 @@ async function generate(id: number, request: GenerateRequest, abortBuffer: Share
 
 port.on('message', (message: ToGenerateWorker) => {
   if (message.type === 'lake') {
-    const waiting = pendingLake.get(message.id);
-    pendingLake.delete(message.id);
-    if (message.error === undefined) waiting?.resolve(message.value);
-    else waiting?.reject(new Error(message.error));
+    lakeRequests.settle(message);
     return;
   }
   if (message.type === 'close') {

@@ -9,18 +9,15 @@ import { openViralScorer, type ViralScorer } from '../viralscore/index.js';
 import type { Draft, TwoStageScores } from './models.js';
 import { toDraftScore, toViralDraft } from './viralscore-scorer.js';
 import type { FromScoreWorker, ScoreWorkerData, ToScoreWorker } from './worker-protocol.js';
+import { LakeRequests } from './worker-thread.js';
 
 const port = parentPort!;
 const { dataDir, version } = workerData as ScoreWorkerData;
 
-const pendingLake = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-let nextLakeId = 0;
-const askLake = (method: 'all' | 'ensureSchema', args: unknown[]) =>
-  new Promise<unknown>((resolve, reject) => {
-    const id = nextLakeId++;
-    pendingLake.set(id, { resolve, reject });
-    port.postMessage({ type: 'lake', id, method, args } satisfies FromScoreWorker);
-  });
+const lakeRequests = new LakeRequests<'all' | 'ensureSchema'>((request) =>
+  port.postMessage(request satisfies FromScoreWorker),
+);
+const askLake = lakeRequests.ask.bind(lakeRequests);
 // The two reads the feature context makes of a lake; it is typed as `Lake`, whose connection lives in the
 // main thread, hence the cast.
 const lake = {
@@ -34,10 +31,7 @@ let scorers: { explained: ViralScorer; plain: ViralScorer; screen: ViralScorer }
 
 port.on('message', (message: ToScoreWorker) => {
   if (message.type === 'lake') {
-    const waiting = pendingLake.get(message.id);
-    pendingLake.delete(message.id);
-    if (message.error === undefined) waiting?.resolve(message.value);
-    else waiting?.reject(new Error(message.error));
+    lakeRequests.settle(message);
     return;
   }
   if (message.type === 'close') {

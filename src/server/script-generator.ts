@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { TkllmError, type ErrorCode } from '../core/index.js';
+import type { Worker } from 'node:worker_threads';
+import { TkllmError } from '../core/index.js';
 import {
   generatePaths,
   type GeneratedCandidate as Candidate,
@@ -18,7 +18,7 @@ import type {
   LakeUse,
   ScriptGenerator,
 } from './models.js';
-import type { WorkerError } from './worker-protocol.js';
+import { answerLake, errorFromWorker, startWorker } from './worker-thread.js';
 
 const toCandidate = (c: Candidate, rank: number): GeneratedCandidate => ({
   rank,
@@ -45,23 +45,6 @@ const toCandidate = (c: Candidate, rank: number): GeneratedCandidate => ({
   keywordHit: c.keywordHit,
   finishReason: c.finishReason,
 });
-
-// Under tsx or vitest this file is TypeScript and so is the worker; Node itself cannot load it, so the
-// thread first registers tsx's loader (the same one the parent runs under).
-function workerFor(data: GenerateWorkerData): Worker {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const url = new URL(`./generate-worker${ext}`, import.meta.url);
-  if (ext === '.js') return new Worker(url, { workerData: data });
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(code, { eval: true, workerData: data });
-}
-
-const errorOf = (e: WorkerError) => {
-  const error = new TkllmError(e.code as ErrorCode, e.message);
-  error.name = e.name;
-  return error;
-};
 
 /** Messages of one request, waited for in order. */
 class Inbox {
@@ -122,7 +105,7 @@ class GenerateThread {
       worker.on('message', (message: FromGenerateWorker) => {
         if (message.type === 'ready') resolve(message);
         else if (message.type === 'lake') void this.answerLake(message);
-        else if (message.type === 'failed' && message.id === -1) reject(errorOf(message.error));
+        else if (message.type === 'failed' && message.id === -1) reject(errorFromWorker(message.error));
         else if (message.type === 'closed') return;
         else if (this.running?.id === message.id) {
           this.running.inbox.push(message);
@@ -147,23 +130,18 @@ class GenerateThread {
     this.running?.finish();
   }
 
-  private async answerLake(message: Extract<FromGenerateWorker, { type: 'lake' }>) {
+  private answerLake(message: Extract<FromGenerateWorker, { type: 'lake' }>) {
     const useLake: LakeUse = this.running?.useLake ?? ((work) => work(this.lake));
-    let reply: ToGenerateWorker;
-    try {
-      const value = await useLake<unknown>((lake) => {
+    return answerLake(this.worker, message.id, () =>
+      useLake<unknown>((lake) => {
         if (message.method === 'all') return lake.all(String(message.args[0]));
         if (message.method === 'audit') return recordAudit(lake, message.args[0] as AuditRecord);
         return lake.ensureSchema(
           String(message.args[0]),
           message.args[1] as Parameters<Lake['ensureSchema']>[1],
         );
-      });
-      reply = { type: 'lake', id: message.id, value };
-    } catch (error) {
-      reply = { type: 'lake', id: message.id, error: (error as Error).message };
-    }
-    this.worker.postMessage(reply);
+      }),
+    );
   }
 
   /** Runs one request after the earlier ones; yields its token pieces, then its result. */
@@ -199,7 +177,7 @@ class GenerateThread {
         else if (message.type === 'result') {
           yield message.result;
           return;
-        } else if (message.type === 'failed') throw errorOf(message.error);
+        } else if (message.type === 'failed') throw errorFromWorker(message.error);
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -239,7 +217,10 @@ export async function openScriptGenerator(lake: Lake, dataDir: string): Promise<
   const { lmDir } = generatePaths(dataDir);
   if (!existsSync(join(lmDir, 'tokenizer.json'))) return undefined;
   if (new ViralScoreRegistry(dataDir).list().length === 0) return undefined;
-  const thread = new GenerateThread(workerFor({ dataDir }), lake);
+  const thread = new GenerateThread(
+    startWorker('generate-worker', { dataDir } satisfies GenerateWorkerData),
+    lake,
+  );
   let estimator: string;
   try {
     ({ estimator } = await thread.ready);

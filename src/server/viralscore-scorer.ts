@@ -1,9 +1,10 @@
-import { Worker } from 'node:worker_threads';
-import { NotFoundError, TkllmError, type ErrorCode } from '../core/index.js';
+import type { Worker } from 'node:worker_threads';
+import { NotFoundError, TkllmError } from '../core/index.js';
 import type { Lake } from '../lake/index.js';
 import type { ViralScorer, ViralScoreResult } from '../viralscore/index.js';
 import type { Draft, DraftScore, DraftScorer, ScoreOptions, TwoStageScores } from './models.js';
-import type { FromScoreWorker, ScoreWorkerData, ToScoreWorker, WorkerError } from './worker-protocol.js';
+import type { FromScoreWorker, ScoreWorkerData, ToScoreWorker } from './worker-protocol.js';
+import { answerLake, errorFromWorker, startWorker } from './worker-thread.js';
 
 /** The estimator's subscore letters (DESIGN.md: E, H, R, S, T) under the API's names. */
 const subscoreKeys = { E: 'emotion', H: 'hook', R: 'replicability', S: 'share', T: 'trend' } as const;
@@ -70,22 +71,6 @@ export interface OpenedDraftScorer {
   close: () => void;
 }
 
-// Under tsx or vitest this file is TypeScript and so is the worker; Node itself cannot load it, so the
-// thread first registers tsx's loader (the same one the parent runs under).
-function workerFor(data: ScoreWorkerData): Worker {
-  const url = new URL(`./score-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: data });
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(code, { eval: true, workerData: data });
-}
-
-const errorOf = (e: WorkerError) => {
-  const error = new TkllmError(e.code as ErrorCode, e.message);
-  error.name = e.name;
-  return error;
-};
-
 /** One scoring thread: a request id per batch, answered in whatever order the thread finishes. */
 class ScoreThread {
   private readonly pending = new Map<
@@ -105,13 +90,13 @@ class ScoreThread {
       worker.on('message', (message: FromScoreWorker) => {
         if (message.type === 'ready') resolve(message.version);
         else if (message.type === 'lake') void this.answerLake(message, useLake);
-        else if (message.id === -1 && message.type === 'failed') reject(errorOf(message.error));
+        else if (message.id === -1 && message.type === 'failed') reject(errorFromWorker(message.error));
         else {
           const waiting = this.pending.get(message.id);
           this.pending.delete(message.id);
           if (message.type === 'scores' || message.type === 'json') waiting?.resolve(message.scores as never);
           else if (message.type === 'twoStage') waiting?.resolve(message.result as never);
-          else waiting?.reject(errorOf(message.error));
+          else waiting?.reject(errorFromWorker(message.error));
         }
       });
       worker.on('error', (error) => {
@@ -126,22 +111,17 @@ class ScoreThread {
     });
   }
 
-  private async answerLake(message: Extract<FromScoreWorker, { type: 'lake' }>, useLake: UseLake) {
-    let reply: ToScoreWorker;
-    try {
-      const value = await useLake<unknown>((lake) =>
+  private answerLake(message: Extract<FromScoreWorker, { type: 'lake' }>, useLake: UseLake) {
+    return answerLake(this.worker, message.id, () =>
+      useLake<unknown>((lake) =>
         message.method === 'all'
           ? lake.all(String(message.args[0]))
           : lake.ensureSchema(
               String(message.args[0]),
               message.args[1] as Parameters<Lake['ensureSchema']>[1],
             ),
-      );
-      reply = { type: 'lake', id: message.id, value };
-    } catch (error) {
-      reply = { type: 'lake', id: message.id, error: (error as Error).message };
-    }
-    this.worker.postMessage(reply);
+      ),
+    );
   }
 
   private fail(error: Error) {
@@ -201,7 +181,7 @@ export async function openDraftScorer(
   };
   const threads = Array.from(
     { length: Math.max(1, options.threads ?? 1) },
-    () => new ScoreThread(workerFor(data), useLake),
+    () => new ScoreThread(startWorker('score-worker', data), useLake),
   );
   let version: string;
   try {
