@@ -10,7 +10,7 @@ import { samplePath } from '../src/cli/lake-commands.js';
 import { ingestFile } from '../src/lake/index.js';
 import { createServer, type TkllmServer } from '../src/server/index.js';
 import { startServe } from '../src/cli/server-commands.js';
-import { prepareWorkspace } from '../src/generate/index.js';
+import { prepareWorkspace, TINY_WORKSPACE } from '../src/generate/index.js';
 import { launchBrowser } from './browser.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -123,10 +123,7 @@ describe('the studio on a tiny trained LM and estimator', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tkllm-e2e-generate-'));
   let serve: Awaited<ReturnType<typeof startServe>> | undefined;
   beforeAll(async () => {
-    await prepareWorkspace(dir, {
-      lm: { vocabSize: 300, dModel: 32, nLayers: 1, nHeads: 2, steps: 40, batchSize: 16, lr: 1e-2 },
-      estimator: { epochs: 1, members: 1 },
-    });
+    await prepareWorkspace(dir, TINY_WORKSPACE);
     serve = await startServe({ dataDir: dir, host: '127.0.0.1', port: 0, logLevel: 'silent' });
   }, 180_000);
   afterAll(async () => {

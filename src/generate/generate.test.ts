@@ -5,17 +5,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lake } from '../lake/index.js';
 import { sampleScripts } from '../lm/index.js';
 import { bannedTermsPack, Policy, readAudit } from '../safety/index.js';
-import { checkDraft, openGenerator, prepareWorkspace, rerank, type OpenedGenerator } from './index.js';
+import {
+  checkDraft,
+  openGenerator,
+  prepareWorkspace,
+  rerank,
+  TINY_WORKSPACE,
+  type OpenedGenerator,
+} from './index.js';
 
 // One small workspace for the file: the bundled sample, a tiny estimator and a tiny LM (seconds to train).
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-generate-'));
 let lake: Lake;
 let opened: OpenedGenerator;
 beforeAll(async () => {
-  await prepareWorkspace(dir, {
-    lm: { vocabSize: 300, dModel: 32, nLayers: 1, nHeads: 2, steps: 40, batchSize: 16, lr: 1e-2 },
-    estimator: { epochs: 1, members: 1 },
-  });
+  await prepareWorkspace(dir, TINY_WORKSPACE);
   lake = await Lake.open(dir);
   opened = await openGenerator(lake, dir, { rad: true });
 }, 120_000);

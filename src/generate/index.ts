@@ -30,6 +30,7 @@ export type { ScoredCaption } from './lake-data.js';
 export {
   openGenerator,
   prepareWorkspace,
+  TINY_WORKSPACE,
   prefixRewardFor,
   readCaptionRecords,
   generatePaths,

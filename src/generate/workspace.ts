@@ -146,6 +146,15 @@ export interface PrepareWorkspaceOptions {
 }
 
 /**
+ * The smallest workspace that still generates and scores: the bundled sample, one estimator member trained
+ * for one epoch and a one-block TKLLM trained for 40 steps — seconds of training, for tests.
+ */
+export const TINY_WORKSPACE: PrepareWorkspaceOptions = {
+  lm: { vocabSize: 300, dModel: 32, nLayers: 1, nHeads: 2, steps: 40, batchSize: 16, lr: 1e-2 },
+  estimator: { epochs: 1, members: 1 },
+};
+
+/**
  * Builds what generation needs in an empty data directory: ingests the files, extracts features, trains
  * the estimator and TKLLM. Steps already done (lake holds posts, estimator or LM saved) are skipped.
  */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServe, type ServeHandle } from '../cli/server-commands.js';
-import { prepareWorkspace } from '../generate/index.js';
+import { prepareWorkspace, TINY_WORKSPACE } from '../generate/index.js';
 import { Lake } from '../lake/index.js';
 import { readAudit } from '../safety/index.js';
 
@@ -14,10 +14,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tkllm-serve-generate-'));
 let serve: ServeHandle;
 const auditIds: string[] = [];
 beforeAll(async () => {
-  await prepareWorkspace(dir, {
-    lm: { vocabSize: 300, dModel: 32, nLayers: 1, nHeads: 2, steps: 40, batchSize: 16, lr: 1e-2 },
-    estimator: { epochs: 1, members: 1 },
-  });
+  await prepareWorkspace(dir, TINY_WORKSPACE);
   serve = await startServe({ dataDir: dir, host: '127.0.0.1', port: 0, logLevel: 'silent' });
 }, 180_000);
 afterAll(async () => {
