@@ -80,15 +80,47 @@ export function resolveGspfOptions(options: GspfOptions): Required<Omit<GspfOpti
   return resolved;
 }
 
+/** What one GSPF probe measured. */
+export interface LayerProbe {
+  /** ‖g‖/‖θ‖ of every candidate layer (the embeddings only when they are candidates). */
+  scores: LayerScore[];
+  /**
+   * The first probe batch's loss figures and the gradient it gave each candidate parameter (before the
+   * other probe batches were added), so that the training step on that batch need not run it again.
+   */
+  first: { ce: number; viralityMse: number | null; grads: Map<Tensor, Float32Array> };
+}
+
 /**
- * Measures each layer's relative gradient norm ‖g‖/‖θ‖ over `batches` with every layer unfrozen
- * (gradients summed over the batches), then clears the gradients. The scale-free ratio compares layers
- * of different sizes: it is how far one step would move the layer relative to where it is.
+ * Measures each candidate layer's relative gradient norm ‖g‖/‖θ‖ over `batches` with every candidate
+ * unfrozen (gradients summed over the batches), then clears the gradients. The scale-free ratio compares
+ * layers of different sizes: it is how far one step would move the layer relative to where it is. The
+ * embeddings are candidates only with `includeEmbeddings`; otherwise they stay frozen during the probe,
+ * so that it computes no embedding gradient and its backward stops at the lowest block, as the steps do.
  */
-export function measureLayerScores(model: LmModel, batches: readonly LmBatch[], mu: number): LayerScore[] {
-  const groups = layerGroups(model);
-  for (const p of model.parameters()) p.unfreeze();
-  for (const batch of batches) batchLoss(model, batch, mu).loss.backward();
+export function probeLayers(
+  model: LmModel,
+  batches: readonly LmBatch[],
+  mu: number,
+  includeEmbeddings = false,
+): LayerProbe {
+  if (batches.length === 0) throw new ValidationError('a GSPF probe needs at least one batch');
+  const groups = layerGroups(model).filter((g) => includeEmbeddings || g.name !== 'embed');
+  for (const p of model.parameters()) p.freeze();
+  for (const group of groups) for (const p of group.params) p.unfreeze();
+  let first: LayerProbe['first'] | null = null;
+  for (const batch of batches) {
+    const { loss, ce, viralityMse } = batchLoss(model, batch, mu);
+    loss.backward();
+    if (first === null) {
+      const grads = new Map<Tensor, Float32Array>();
+      // Later probe batches add into the same arrays, so the first batch's gradient is copied out.
+      for (const group of groups)
+        for (const p of group.params)
+          if (p.grad !== null) grads.set(p, batches.length > 1 ? p.grad.data.slice() : p.grad.data);
+      first = { ce, viralityMse, grads };
+    }
+  }
   const scores = groups.map(({ name, params }) => {
     let g2 = 0;
     let w2 = 0;
@@ -100,7 +132,17 @@ export function measureLayerScores(model: LmModel, batches: readonly LmBatch[], 
     return { name, ratio: Math.sqrt(g2) / Math.max(Math.sqrt(w2), 1e-12) };
   });
   for (const p of model.parameters()) p.zeroGrad();
-  return scores;
+  return { scores, first: first! };
+}
+
+/** The candidate layers' ‖g‖/‖θ‖ over `batches` (see `probeLayers`). */
+export function measureLayerScores(
+  model: LmModel,
+  batches: readonly LmBatch[],
+  mu: number,
+  includeEmbeddings = false,
+): LayerScore[] {
+  return probeLayers(model, batches, mu, includeEmbeddings).scores;
 }
 
 /**

@@ -24,11 +24,12 @@ export type { CheckpointState } from './checkpoint.js';
 export {
   layerGroups,
   measureLayerScores,
+  probeLayers,
   selectLayers,
   applyLayerSelection,
   resolveGspfOptions,
 } from './gspf.js';
-export type { GspfOptions, LayerGroup, LayerScore } from './gspf.js';
+export type { GspfOptions, LayerGroup, LayerProbe, LayerScore } from './gspf.js';
 export { KneserNeyTrigram } from './ngram.js';
 export type { KneserNeyOptions } from './ngram.js';
 export { sampleScripts, scriptText } from './sampling.js';

@@ -2,9 +2,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeSamples } from './data.js';
-import { layerGroups } from './gspf.js';
-import { evaluateLm } from './loss.js';
+import { profileKernels } from '../tensor/index.js';
+import { Random } from '../core/index.js';
+import { encodeSamples, epochBatches, makeBatch } from './data.js';
+import { applyLayerSelection, layerGroups, probeLayers } from './gspf.js';
+import { batchLoss, evaluateLm } from './loss.js';
 import { LmModel } from './model.js';
 import { KneserNeyTrigram } from './ngram.js';
 import { sampleScripts } from './sampling.js';
@@ -79,19 +81,78 @@ describe('trainLm', () => {
     for (let i = 0; i < a.length; i++) expect(Array.from(b[i].data)).toEqual(Array.from(a[i].data));
   });
 
-  it('keeps the exact weights of the layers GSPF freezes and gives them no optimiser state', () => {
+  it('keeps the exact weights of the layers GSPF freezes and gives them no gradient and no optimiser state', () => {
     const model = new LmModel(tiny, { seed: 5 });
     const groups = layerGroups(model);
     const before = new Map(model.parameters().map((p) => [p, Float32Array.from(p.data)]));
-    const result = trainLm(model, samples, { steps: 6, batchSize: 2, gspf: { topK: 1, probeBatches: 1 } });
+    const seen = new Set<string>();
+    const result = trainLm(model, samples, {
+      steps: 6,
+      batchSize: 2,
+      gspf: { topK: 1, probeBatches: 1 },
+      onStep: () => {
+        for (const g of groups) if (g.params.some((p) => p.grad !== null)) seen.add(g.name);
+      },
+    });
     const selected = result.selections[0].selected;
     expect(selected).toHaveLength(1);
-    expect(result.selections[0].scores.map((s) => s.name)).toEqual(groups.map((g) => g.name));
+    // The embeddings are no candidates by default: the probe leaves them frozen and does not score them.
+    expect(result.selections[0].scores.map((s) => s.name)).toEqual(
+      groups.filter((g) => g.name !== 'embed').map((g) => g.name),
+    );
+    expect(seen.size).toBe(0);
+    let selectedValues = 0;
     for (const group of groups) {
       const changed = group.params.some((p) => p.data.some((x, i) => x !== before.get(p)![i]));
       expect(changed).toBe(selected.includes(group.name));
-      if (!selected.includes(group.name)) for (const p of group.params) expect(p.grad).toBeNull();
+      if (selected.includes(group.name)) selectedValues += group.params.reduce((n, p) => n + p.size, 0);
+      else for (const p of group.params) expect(p.grad).toBeNull();
     }
+    expect(result.optimizerStateValues).toBe(2 * selectedValues);
+  });
+
+  it('takes the probe gradient of its own batch: the first GSPF step equals an ordinary step on the selected layers', () => {
+    const options = { steps: 1, batchSize: 2, lr: 1e-2, warmupSteps: 0, seed: 3 };
+    const probed = new LmModel(tiny, { seed: 7 });
+    const result = trainLm(probed, samples, { ...options, gspf: { topK: 2, probeBatches: 2 } });
+    expect(result.history[0].loss).toBeGreaterThan(0);
+    const plain = new LmModel(tiny, { seed: 7 });
+    applyLayerSelection(plain, result.selections[0].selected);
+    const reference = trainLm(plain, samples, options);
+    expect(result.history[0].loss).toBe(reference.history[0].loss);
+    const a = probed.parameters();
+    const b = plain.parameters();
+    for (let i = 0; i < a.length; i++) expect(Array.from(a[i].data)).toEqual(Array.from(b[i].data));
+
+    // With one probe batch the probe is the step: the run executes no kernel beyond the probe's.
+    const kernels = (fn: () => unknown) => profileKernels(fn).reduce((n, k) => n + k.calls, 0);
+    const first = makeBatch(epochBatches(samples, 2, new Random(3 * 1_000_003))[0].map((i) => samples[i]));
+    const probeOnly = kernels(() => probeLayers(new LmModel(tiny, { seed: 7 }), [first], 0));
+    const run = kernels(() =>
+      trainLm(new LmModel(tiny, { seed: 7 }), samples, { ...options, gspf: { topK: 2, probeBatches: 1 } }),
+    );
+    expect(run).toBe(probeOnly);
+  });
+
+  it('runs backward only down to the lowest trainable layer', () => {
+    const model = new LmModel({ ...tiny, nLayers: 3 }, { seed: 1 });
+    const batch = makeBatch(samples.slice(0, 2));
+    const backwardKernels = (selected: string[]) => {
+      applyLayerSelection(model, selected);
+      const { loss } = batchLoss(model, batch, 0);
+      const n = profileKernels(() => loss.backward()).reduce((sum, k) => sum + k.calls, 0);
+      for (const p of model.parameters()) p.zeroGrad();
+      return n;
+    };
+    const all = backwardKernels(layerGroups(model).map((g) => g.name));
+    const lowest = backwardKernels(['head', 'block.0']);
+    const top = backwardKernels(['head', 'block.2']);
+    const head = backwardKernels(['head']);
+    expect(head).toBeLessThan(top);
+    expect(top).toBeLessThan(lowest);
+    expect(lowest).toBeLessThan(all);
+    // With block 0 trainable backward crosses three blocks; with block 2 only one.
+    expect(lowest - head).toBeGreaterThan(2 * (top - head));
   });
 });
 

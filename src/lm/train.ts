@@ -4,8 +4,9 @@ import { clipGradNorm, warmupCosineSchedule } from '../nn/index.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { EncodedSample } from './data.js';
 import { epochBatches, makeBatch } from './data.js';
-import { applyLayerSelection, measureLayerScores, resolveGspfOptions, selectLayers } from './gspf.js';
+import { applyLayerSelection, probeLayers, resolveGspfOptions, selectLayers } from './gspf.js';
 import type { GspfOptions, LayerScore } from './gspf.js';
+import { Tensor } from '../tensor/index.js';
 import { batchLoss, evaluateLm } from './loss.js';
 import { ResumableAdamW } from './optimizer.js';
 import type { LmModel } from './model.js';
@@ -71,8 +72,16 @@ export interface TrainLmResult {
   evaluations: { step: number; perplexity: number }[];
   tokensPerSecond: number;
   seconds: number;
-  /** GSPF selections: the step, the scores and the layers left unfrozen. */
-  selections: { step: number; scores: LayerScore[]; selected: string[] }[];
+  /**
+   * GSPF selections: the step, the scores, the layers left unfrozen and the probe's seconds (all its
+   * batches; the step on its first batch then runs no forward or backward of its own).
+   */
+  selections: { step: number; scores: LayerScore[]; selected: string[]; seconds: number }[];
+  /**
+   * Float32 values the optimiser holds at the end (AdamW: two moments per weight it has updated and
+   * not released); a layer GSPF froze holds none.
+   */
+  optimizerStateValues: number;
 }
 
 function requireInteger(name: string, value: number, min: number): void {
@@ -126,6 +135,7 @@ export function trainLm(
     tokensPerSecond: 0,
     seconds: 0,
     selections: [],
+    optimizerStateValues: 0,
   };
   let selected: string[] | null = null;
   if (options.checkpointDir !== undefined) {
@@ -175,21 +185,42 @@ export function trainLm(
       break;
     }
     const step = result.step;
+    let reused: { ce: number; viralityMse: number | null } | null = null;
     if (
       gspf !== null &&
       (selected === null ||
         (gspf.reselectEvery > 0 && step % gspf.reselectEvery === 0 && step > result.resumedFrom))
     ) {
+      const probeStarted = performance.now();
       const probes = Array.from({ length: gspf.probeBatches }, (_, i) => batchAt(step + i));
-      const scores = measureLayerScores(model, probes, mu);
-      selected = selectLayers(scores, options.gspf ?? {});
+      const probe = probeLayers(model, probes, mu, gspf.includeEmbeddings);
+      selected = selectLayers(probe.scores, options.gspf ?? {});
       applyLayerSelection(model, selected, optimizer);
-      result.selections.push({ step, scores, selected });
+      // The probe's first batch is this step's batch, back-propagated at these weights: its gradient on
+      // the selected layers is what this step's own backward would compute (a frozen layer changes no
+      // gradient above it), so the step takes it and the probe costs only its other batches.
+      for (const p of model.trainableParameters()) {
+        const g = probe.first.grads.get(p);
+        p.grad = g === undefined ? null : new Tensor(g, p.shape, 'float32');
+      }
+      reused = probe.first;
+      result.selections.push({
+        step,
+        scores: probe.scores,
+        selected,
+        seconds: (performance.now() - probeStarted) / 1000,
+      });
     }
     const batch = batchAt(step);
     optimizer.lr = schedule(step);
-    const { loss, ce, viralityMse } = batchLoss(model, batch, mu);
-    loss.backward();
+    let ce: number;
+    let viralityMse: number | null;
+    if (reused !== null) ({ ce, viralityMse } = reused);
+    else {
+      const computed = batchLoss(model, batch, mu);
+      computed.loss.backward();
+      ({ ce, viralityMse } = computed);
+    }
     const trainable = model.trainableParameters();
     const gradNorm = clipGradNorm(trainable, options.clipNorm ?? 1);
     optimizer.step();
@@ -223,6 +254,10 @@ export function trainLm(
   progress.finish();
   result.seconds = (performance.now() - started) / 1000;
   result.tokensPerSecond = tokens / Math.max(result.seconds, 1e-9);
+  for (const p of model.parameters()) {
+    const state = optimizer.stateOf(p);
+    if (state !== undefined) result.optimizerStateValues += state.m.length + state.v.length;
+  }
   if (!result.stopped) {
     evaluate();
     if (options.checkpointDir !== undefined && result.evaluations.length > 0) checkpoint();

@@ -196,23 +196,27 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return withGrad(y, 'logSoftmax', [x], (g) => [execute1(logSoftmaxGrad, [y, g, tensorI64([a])])]);
 }
 
-function layerNormGradKernel(withParams: boolean): ReturnType<typeof cachedKernel> {
-  return cachedKernel(`layerNormGrad:${withParams}`, () => ({
+function layerNormGradKernel(withDx: boolean, withParams: boolean): ReturnType<typeof cachedKernel> {
+  return cachedKernel(`layerNormGrad:${withDx}:${withParams}`, () => ({
     inputs: ['x', 'g', 'gamma', 'mu', 'rstd'],
-    outputs: withParams ? ['dx', 'dgamma', 'dbeta'] : ['dx'],
+    outputs: [...(withDx ? ['dx'] : []), ...(withParams ? ['dgamma', 'dbeta'] : [])],
     // x, g: [N, D]; mu, rstd: [N, 1]. With xh = (x - mu) * rstd and dxh = g * gamma:
     // dx = rstd * (dxh - mean(dxh) - xh * mean(dxh * xh)); dgamma = sum_N(g * xh); dbeta = sum_N(g).
     nodes: [
       node('Sub', ['x', 'mu'], ['xc']),
       node('Mul', ['xc', 'rstd'], ['xh']),
-      node('Mul', ['g', 'gamma'], ['dxh']),
-      node('ReduceMean', ['dxh', 'last'], ['m1'], { keepdims: 1 }),
-      node('Mul', ['dxh', 'xh'], ['dxhxh']),
-      node('ReduceMean', ['dxhxh', 'last'], ['m2'], { keepdims: 1 }),
-      node('Mul', ['xh', 'm2'], ['t2']),
-      node('Sub', ['dxh', 'm1'], ['t1']),
-      node('Sub', ['t1', 't2'], ['t3']),
-      node('Mul', ['t3', 'rstd'], ['dx']),
+      ...(withDx
+        ? [
+            node('Mul', ['g', 'gamma'], ['dxh']),
+            node('ReduceMean', ['dxh', 'last'], ['m1'], { keepdims: 1 }),
+            node('Mul', ['dxh', 'xh'], ['dxhxh']),
+            node('ReduceMean', ['dxhxh', 'last'], ['m2'], { keepdims: 1 }),
+            node('Mul', ['xh', 'm2'], ['t2']),
+            node('Sub', ['dxh', 'm1'], ['t1']),
+            node('Sub', ['t1', 't2'], ['t3']),
+            node('Mul', ['t3', 'rstd'], ['dx']),
+          ]
+        : []),
       ...(withParams
         ? [
             node('Mul', ['g', 'xh'], ['gxh']),
@@ -240,17 +244,21 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
   const threads = threadsForElements(x.size);
   const [y, mu, rstd] = execute(kernel, [x, gamma, beta], threads) as [Tensor, Tensor, Tensor];
   return withGrad(y, 'layerNorm', [x, gamma, beta], (g, needs) => {
+    // The input's gradient is skipped when nothing below wants it (the lowest trainable layer of a
+    // partly frozen model), and the parameters' when they are frozen.
+    const withDx = needs[0];
     const withParams = needs[1] || needs[2];
     const x2 = reshape(x, [-1, d]);
     const outs = execute(
-      layerNormGradKernel(withParams),
+      layerNormGradKernel(withDx, withParams),
       [x2, reshape(g, [-1, d]), gamma, reshape(mu, [-1, 1]), reshape(rstd, [-1, 1])],
       threads,
     ) as Tensor[];
+    const p = withDx ? 1 : 0;
     return [
-      reshape(outs[0], x.shape),
-      needs[1] ? reshape(outs[1], gamma.shape) : null,
-      needs[2] ? reshape(outs[2], beta.shape) : null,
+      withDx ? reshape(outs[0], x.shape) : null,
+      needs[1] ? reshape(outs[p], gamma.shape) : null,
+      needs[2] ? reshape(outs[p + 1], beta.shape) : null,
     ];
   });
 }

@@ -25,6 +25,7 @@ import {
   neg,
   parameter,
   pow,
+  profileKernels,
   randn,
   relu,
   reshape,
@@ -171,6 +172,40 @@ describe('forward values', () => {
     );
     expect(() => matmul(tensor([1, 2]), tensor([1, 2]))).toThrow(/rank >= 2/);
     expect(() => crossEntropy(tensor([1, 2], [1, 2]), tensor([5], [1], 'int32'))).toThrow(/outside/);
+  });
+
+  it('gives layerNorm the same parameter gradients when its input takes none, and the input the same without them', () => {
+    const x = randn([2, 3, 6], new Random(78));
+    const upstream = randn([2, 3, 6], new Random(79));
+    const run = (xTrains: boolean, paramsTrain: boolean) => {
+      const input = xTrains ? parameter(Float32Array.from(x.data), x.shape) : x;
+      const gamma = parameter(randn([6], new Random(80)).data, [6]);
+      const beta = parameter(randn([6], new Random(81)).data, [6]);
+      if (!paramsTrain) {
+        gamma.freeze();
+        beta.freeze();
+      }
+      const loss = sum(mul(layerNorm(input, gamma, beta), upstream));
+      const kernels = profileKernels(() => loss.backward()).map((k) => k.kernel);
+      return {
+        dx: input.grad?.toArray() ?? null,
+        dgamma: gamma.grad?.toArray(),
+        dbeta: beta.grad?.toArray(),
+        // Only the input's gradient takes the row means (ReduceMean) of the backward formula.
+        dxComputed: kernels.some((k) => k.includes('ReduceMean')),
+      };
+    };
+    const all = run(true, true);
+    const paramsOnly = run(false, true);
+    const inputOnly = run(true, false);
+    expect(paramsOnly.dx).toBeNull();
+    expect(paramsOnly.dxComputed).toBe(false);
+    expect(all.dxComputed).toBe(true);
+    expect(paramsOnly.dgamma).toEqual(all.dgamma);
+    expect(paramsOnly.dbeta).toEqual(all.dbeta);
+    expect(inputOnly.dgamma).toBeUndefined();
+    expect(inputOnly.dx).toEqual(all.dx);
+    expect(all.dgamma!.some((v) => v !== 0)).toBe(true);
   });
 
   it('keeps parameter shapes in the gradient', () => {
