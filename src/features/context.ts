@@ -6,7 +6,8 @@ import { loadHistory, type History } from './history.js';
 import { mediaFeatures, type MediaOptions } from './media.js';
 import { groupNamesFor, loadStoredEncoder } from './names.js';
 import { ensureFeatureSchema } from './store.js';
-import { analyseText } from './text.js';
+import { PpmiTextEncoder } from './ppmi.js';
+import { analyseText, type TextAnalysis } from './text.js';
 import {
   featureGroupNames,
   type Draft,
@@ -61,43 +62,51 @@ export async function openFeatureContext(
     posts: history.posts.length,
     async featurise(drafts) {
       const at = now();
-      const embeddings = encoder ? await encoder.encode(drafts.map((d) => d.text)) : undefined;
+      const analyses = drafts.map((d, i) => analyseDraft(d, i, at));
+      // The lake's own encoder takes the tokens the analysis already found; another encoder reads the texts.
+      const embeddings =
+        encoder instanceof PpmiTextEncoder
+          ? analyses.map((a) => encoder.encodeWords(a.tokens))
+          : encoder
+            ? await encoder.encode(drafts.map((d) => d.text))
+            : undefined;
       const rows: RowGroups[] = [];
       for (let i = 0; i < drafts.length; i++) {
-        const draft = drafts[i];
-        const groups = await draftGroups(history, draft, i, at, embeddings?.[i], options.media);
+        const groups = await draftGroups(history, drafts[i], at, analyses[i], embeddings?.[i], options.media);
         checkWidths(groups, widths);
         rows.push(groups);
       }
-      return toMatrix(
-        drafts.map((d, i) => d.id ?? String(i)),
-        rows,
-        names,
-      );
+      const keys: string[] = [];
+      for (let i = 0; i < drafts.length; i++) keys.push(drafts[i].id ?? String(i));
+      return toMatrix(keys, rows, names);
     },
   };
+}
+
+/** The draft's text analysis, once its text and time are checked. */
+function analyseDraft(draft: Draft, index: number, now: Date): TextAnalysis {
+  if (typeof draft.text !== 'string')
+    throw new ValidationError(
+      `draft ${draft.id ?? index}: \`text\` must be a string, got ${typeof draft.text}`,
+    );
+  if (Number.isNaN((draft.postedAt ?? now).getTime()))
+    throw new ValidationError(`draft ${draft.id ?? index}: \`postedAt\` is not a valid date`);
+  return analyseText(draft.text, {
+    ...(draft.creator === undefined ? {} : { creatorName: draft.creator }),
+    fieldHashtags: draft.hashtags?.length ?? 0,
+  });
 }
 
 async function draftGroups(
   history: History,
   draft: Draft,
-  index: number,
   now: Date,
+  analysis: TextAnalysis,
   embedding: Float32Array | undefined,
   media: MediaOptions | undefined,
 ): Promise<RowGroups> {
-  if (typeof draft.text !== 'string')
-    throw new ValidationError(
-      `draft ${draft.id ?? index}: \`text\` must be a string, got ${typeof draft.text}`,
-    );
   const time = (draft.postedAt ?? now).getTime();
-  if (Number.isNaN(time))
-    throw new ValidationError(`draft ${draft.id ?? index}: \`postedAt\` is not a valid date`);
   const author = draft.creator === undefined ? undefined : history.findAuthor(draft.creator);
-  const analysis = analyseText(draft.text, {
-    ...(draft.creator === undefined ? {} : { creatorName: draft.creator }),
-    fieldHashtags: draft.hashtags?.length ?? 0,
-  });
   const tags = [
     ...new Set([
       ...(draft.hashtags ?? []).map((t) => t.toLowerCase().replace(/^#/, '')),
@@ -143,12 +152,12 @@ export function toMatrix(
     const width = names[g].length;
     const values = new Float32Array(rows.length * width);
     const present = new Uint8Array(rows.length);
-    rows.forEach((r, i) => {
-      const v = r[g];
-      if (!v.present) return;
+    for (let i = 0; i < rows.length; i++) {
+      const v = rows[i][g];
+      if (!v.present) continue;
       present[i] = 1;
       for (let j = 0; j < width; j++) values[i * width + j] = v.values[j];
-    });
+    }
     groups[g] = { names: names[g], values, present };
   }
   return { keys, groups };

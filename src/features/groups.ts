@@ -19,7 +19,8 @@ export const extractorVersion = 1;
 /** One group's values for one row, or absent. */
 export interface GroupValues {
   present: boolean;
-  values: readonly number[];
+  /** A Float32Array for the embedding (copied into the matrix as it is), numbers otherwise. */
+  values: ArrayLike<number>;
 }
 
 /** A row's groups, every group named. */
@@ -65,12 +66,11 @@ export function rowGroups(history: History, subject: Subject, extras: RowExtras)
     : undefined;
   const groups: RowGroups = {
     text: { present: true, values: a.text },
-    hook: { present: true, values: [...a.hook, ...history.hookNorms(subject)] },
+    hook: { present: true, values: history.hookNorms(subject, a.hook.slice()) },
     emotion: { present: true, values: a.emotion },
     // A text with no word the encoder knows has no embedding (absent), rather than a zero vector.
-    embedding: extras.embedding?.some((v) => v !== 0)
-      ? { present: true, values: Array.from(extras.embedding) }
-      : absent,
+    embedding:
+      extras.embedding && !allZero(extras.embedding) ? { present: true, values: extras.embedding } : absent,
     trend,
     replicability: { present: true, values: history.replicability(subject) },
     creator: { present: true, values: history.creator(subject, extras.timeIsFirstSeen) },
@@ -79,6 +79,11 @@ export function rowGroups(history: History, subject: Subject, extras: RowExtras)
     video: extras.video ? { present: true, values: extras.video } : absent,
   };
   return groups;
+}
+
+function allZero(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] !== 0) return false;
+  return true;
 }
 
 /** Checks a row against the group widths; a mismatch is a bug in the extractor, not bad input. */

@@ -353,22 +353,38 @@ export class History {
 
   /** Hashtag and sound trend strength before the subject's time, within its region where known. */
   trend(s: Subject): { present: boolean; values: number[] } {
-    const scope = (key: string) => (s.region ? `${s.region}\u0000${key}` : key);
-    const tags = s.tags.map((tag) => this.trendOf(this.tags.get(scope(tag)), s.time));
-    const sound = s.sound ? this.trendOf(this.sounds.get(scope(s.sound)), s.time) : undefined;
-    const max = (xs: number[]) => (xs.length ? Math.max(...xs) : 0);
-    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+    const prefix = s.region ? `${s.region}\u0000` : '';
+    const n = s.tags.length;
+    // Maxima start at -Infinity as Math.max() does; sums run from the first tag on, as the stored values did.
+    let seen = 0;
+    let recentMax = -Infinity;
+    let growthMax = -Infinity;
+    let growthSum = 0;
+    let reachMax = -Infinity;
+    let strengthMax = -Infinity;
+    let strengthSum = 0;
+    for (const tag of s.tags) {
+      const x = this.trendOf(this.tags.get(prefix + tag), s.time);
+      if (x.seen) seen++;
+      recentMax = Math.max(recentMax, x.recent);
+      growthMax = Math.max(growthMax, x.growth);
+      growthSum += x.growth;
+      reachMax = Math.max(reachMax, x.reach);
+      strengthMax = Math.max(strengthMax, x.strength);
+      strengthSum += x.strength;
+    }
+    const sound = s.sound ? this.trendOf(this.sounds.get(prefix + s.sound), s.time) : undefined;
     return {
-      present: tags.length > 0 || sound !== undefined,
+      present: n > 0 || sound !== undefined,
       values: [
-        tags.length,
-        tags.length ? tags.filter((x) => x.seen).length / tags.length : 0,
-        log1p(max(tags.map((x) => x.recent))),
-        max(tags.map((x) => x.growth)),
-        mean(tags.map((x) => x.growth)),
-        log1p(max(tags.map((x) => x.reach))),
-        max(tags.map((x) => x.strength)),
-        mean(tags.map((x) => x.strength)),
+        n,
+        n ? seen / n : 0,
+        log1p(n ? recentMax : 0),
+        n ? growthMax : 0,
+        n ? growthSum / n : 0,
+        log1p(n ? reachMax : 0),
+        n ? strengthMax : 0,
+        n ? strengthSum / n : 0,
         sound ? 1 : 0,
         log1p(sound?.recent ?? 0),
         sound?.growth ?? 0,
@@ -379,18 +395,23 @@ export class History {
     };
   }
 
-  /** The hook against the creator's usual hooks before t (the whole lake's where the creator has none). */
-  hookNorms(s: Subject): number[] {
+  /**
+   * The hook against the creator's usual hooks before t (the whole lake's where the creator has none),
+   * appended to `out` (the hook group's own columns, which it returns).
+   */
+  hookNorms(s: Subject, out: number[] = []): number[] {
     const own = s.author === undefined ? undefined : this.authorHooks.get(s.author)?.before(s.time);
     const usual = own && own.n > 0 ? own : this.allHooks.before(s.time);
     const hook = s.analysis.hook;
-    return [log1p(own?.n ?? 0), ...hookNormColumns.map((c, j) => (usual.n ? hook[c] - usual.mean[j] : 0))];
+    out.push(log1p(own?.n ?? 0));
+    for (let j = 0; j < hookNormColumns.length; j++)
+      out.push(usual.n ? hook[hookNormColumns[j]] - usual.mean[j] : 0);
+    return out;
   }
 
   /** How many earlier posts share the subject's template, opener, sound or challenge tags. */
   replicability(s: Subject): number[] {
-    const before = (series: TimeSeries | undefined) => series?.before(s.time) ?? 0;
-    const creators = (series: TimeSeries | undefined) => series?.creatorsBefore(s.time) ?? 0;
+    const t = s.time;
     const template = s.analysis.template ? this.templates.get(s.analysis.template) : undefined;
     const opener = s.analysis.opener ? this.openers.get(s.analysis.opener) : undefined;
     const own =
@@ -398,18 +419,23 @@ export class History {
         ? this.creatorTemplates.get(`${s.author}\u0000${s.analysis.template}`)
         : undefined;
     const sound = s.sound ? this.sounds.get(s.sound) : undefined;
-    const tagUses = s.tags.map((t) => before(this.tags.get(t)));
-    const challengeUses = s.tags.map((t, i) => (challengeRe.test(t) ? tagUses[i] : 0));
+    let tagMax = 0;
+    let challengeMax = 0;
+    for (const tag of s.tags) {
+      const uses = this.tags.get(tag)?.before(t) ?? 0;
+      tagMax = Math.max(tagMax, uses);
+      if (challengeRe.test(tag)) challengeMax = Math.max(challengeMax, uses);
+    }
     return [
-      log1p(before(template)),
-      log1p(creators(template)),
-      log1p(before(opener)),
-      log1p(creators(opener)),
-      log1p(before(own)),
-      log1p(before(sound)),
-      log1p(creators(sound)),
-      log1p(challengeUses.length ? Math.max(...challengeUses) : 0),
-      log1p(tagUses.length ? Math.max(...tagUses) : 0),
+      log1p(template?.before(t) ?? 0),
+      log1p(template?.creatorsBefore(t) ?? 0),
+      log1p(opener?.before(t) ?? 0),
+      log1p(opener?.creatorsBefore(t) ?? 0),
+      log1p(own?.before(t) ?? 0),
+      log1p(sound?.before(t) ?? 0),
+      log1p(sound?.creatorsBefore(t) ?? 0),
+      log1p(challengeMax),
+      log1p(tagMax),
     ];
   }
 }

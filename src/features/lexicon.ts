@@ -43,6 +43,14 @@ export function wordValence(word: string): number {
   return valence.get(word) ?? 0;
 }
 
+/** What the one-scan text analysis asks of a lower-case word, once per distinct word (see text.ts). */
+export const lexiconFacts = {
+  /** AFINN valence, undefined when unrated (where `wordValence` says 0). */
+  valence: (word: string): number | undefined => valence.get(word),
+  negator: (word: string): boolean => negators.has(word),
+  intensifier: (word: string): boolean => intensifiers.has(word),
+};
+
 /** Valence of one emoji (emoji-emotion), undefined when unrated. */
 export function emojiPolarity(emoji: string): number | undefined {
   return emojiValence.get(emoji) ?? emojiValence.get(emoji.replace(/\uFE0F/g, ''));

@@ -173,13 +173,22 @@ export class PpmiTextEncoder implements TextEncoder {
 
   /** The vector of one text (zeros when none of its words is in the vocabulary). */
   encodeOne(text: string): Float32Array {
+    return this.encodeWords(tokenize(text));
+  }
+
+  /**
+   * The vector of a text already tokenized by `tokenize` (a draft's analysis holds its tokens, so scoring does
+   * not scan the text a second time).
+   */
+  encodeWords(words: readonly string[]): Float32Array {
     const d = this.dimensions;
     const out = new Float32Array(d);
-    for (const w of tokenize(text)) {
+    const vectors = this.model.vectors;
+    for (const w of words) {
       const i = this.index.get(w);
       if (i === undefined) continue;
       const a = this.weights[i];
-      for (let j = 0; j < d; j++) out[j] = out[j] + a * this.model.vectors[i * d + j];
+      for (let j = 0; j < d; j++) out[j] = out[j] + a * vectors[i * d + j];
     }
     let norm = 0;
     for (let j = 0; j < d; j++) norm += out[j] ** 2;
