@@ -414,8 +414,9 @@ function factsOf(word: string): WordFacts {
       secondPerson.has(word),
       letter ? syllables(word) : 0,
     );
-    // Bounded like the syllable cache: a long extraction meets many one-off words.
-    if (wordFacts.size < 200_000) wordFacts.set(word, f);
+    // Bounded like the syllable cache: a long extraction meets many one-off words. Numbers are the most
+    // varied of them (every price and year) and the cheapest to look up again, so they are not kept.
+    if (letter && wordFacts.size < 200_000) wordFacts.set(word, f);
   }
   return f;
 }
