@@ -110,6 +110,7 @@ it('prints the evaluation as a table with the ablation', () => {
         { share: 0, spearman: 0.3 },
         { share: 0.25, spearman: 0.31 },
       ],
+      refitted: true,
       mixWeights: [1, 1, 1, 1, 1],
     },
     groups: ['text', 'hook'],
@@ -117,4 +118,5 @@ it('prints the evaluation as a table with the ablation', () => {
   expect(text).toMatch(/viralscore\s+0\.3000/);
   expect(text).toMatch(/hook\s+0\.2000 -0\.1000/);
   expect(text).toMatch(/ridge member's share 0.25 \(validation Spearman by share: 0 0.3000, 0.25 0.3100\)/);
+  expect(text).toMatch(/then refitted, with every baseline, on the training and validation rows/);
 });

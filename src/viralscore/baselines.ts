@@ -147,6 +147,14 @@ export interface BoostingOptions {
   lambda?: number;
   /** Rounds without a better validation MSE before stopping. */
   patience?: number;
+  /** Keep the best number of rounds on validation (default true); false grows exactly `rounds` trees. */
+  earlyStopping?: boolean;
+}
+
+/** Fitted boosted trees: the predictor and the number of rounds kept. */
+export interface BoostedTreesFit {
+  predict: (f: PackedFeatures) => Float32Array;
+  rounds: number;
 }
 
 interface TreeNode {
@@ -169,7 +177,19 @@ export function boostedTreesBaseline(
   validationY: Float32Array,
   options: BoostingOptions = {},
 ): (f: PackedFeatures) => Float32Array {
+  return fitBoostedTrees(train, trainY, validation, validationY, options).predict;
+}
+
+/** `boostedTreesBaseline` with the number of rounds it kept. */
+export function fitBoostedTrees(
+  train: PackedFeatures,
+  trainY: Float32Array,
+  validation: PackedFeatures,
+  validationY: Float32Array,
+  options: BoostingOptions = {},
+): BoostedTreesFit {
   const {
+    earlyStopping = true,
     rounds = 500,
     learningRate = 0.05,
     maxDepth = 4,
@@ -190,7 +210,7 @@ export function boostedTreesBaseline(
   const trees: TreeNode[][] = [];
   let bestRounds = 0;
   let bestMse = Number.POSITIVE_INFINITY;
-  for (let round = 0; round < rounds && round - bestRounds < patience; round++) {
+  for (let round = 0; round < rounds && (!earlyStopping || round - bestRounds < patience); round++) {
     const residual = Float64Array.from(pred, (p, i) => trainY[i] - p);
     const tree = growTree(binned, n, d, residual, { maxDepth, minLeaf, bins, lambda, learningRate });
     trees.push(tree);
@@ -202,14 +222,15 @@ export function boostedTreesBaseline(
     }
     if (mse < bestMse) [bestMse, bestRounds] = [mse, round + 1];
   }
-  const kept = trees.slice(0, Math.max(1, bestRounds));
-  return (f) => {
+  const kept = earlyStopping ? trees.slice(0, Math.max(1, bestRounds)) : trees;
+  const predict = (f: PackedFeatures) => {
     const m = designMatrix(f);
     const b = binRows(m.x, f.rows, d, edges);
     return Float32Array.from({ length: f.rows }, (_, i) =>
       kept.reduce((s, t) => s + evalTree(t, b, i, d), base),
     );
   };
+  return { predict, rounds: kept.length };
 }
 
 function binEdges(x: Float64Array, n: number, d: number, bins: number): Float64Array[] {

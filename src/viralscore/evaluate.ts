@@ -3,11 +3,11 @@
  * on the same features, and measures them on the held-out split; then drops each feature group in turn.
  */
 import type { Lake } from '../lake/index.js';
-import { creatorMeanBaseline, boostedTreesBaseline, ridgeBaseline } from './baselines.js';
+import { creatorMeanBaseline, fitBoostedTrees, fitRidge } from './baselines.js';
 import type { FeatureSource, SplitKind, ViralScoreDataset } from './dataset.js';
 import { loadDataset, splitDataset } from './dataset.js';
 import type { FitOptions } from './fit.js';
-import { fitViralScoreModel, predict } from './fit.js';
+import { concatRows, fitViralScoreModel, predict } from './fit.js';
 import type { FeatureGroupName } from './feature-types.js';
 import { loadFeatureMatrix } from './feature-types.js';
 import { regressionMetrics } from './metrics.js';
@@ -55,6 +55,8 @@ export interface EvaluationReport {
     epochs: number[];
     ridgeShare: number;
     ridgeShareSpearman: { share: number; spearman: number }[];
+    /** Whether the members (and the baselines) were refitted on the training and validation rows. */
+    refitted: boolean;
     mixWeights: number[];
   };
   groups: FeatureGroupName[];
@@ -109,30 +111,34 @@ export function evaluateOnDataset(
   const full = run(schema);
   const { train, validation, test } = full;
   const posts = (rows: number[]) => rows.map((r) => dataset.posts[r]);
+  // The baselines get what the estimator gets: their choices made on validation (penalty, rounds), then,
+  // when the estimator refits, a fit on the training and validation rows together with those choices.
+  const refit = full.fit.refitted;
+  const both = refit ? concatRows(train, validation) : train;
+  const ridge = fitRidge(train.features, train.labels, validation.features, validation.labels);
+  const trees = fitBoostedTrees(train.features, train.labels, validation.features, validation.labels);
+  const baselines = {
+    creatorMean: creatorMeanBaseline(posts(refit ? [...split.train, ...split.validation] : split.train)),
+    ridge: refit
+      ? fitRidge(both.features, both.labels, validation.features, validation.labels, [ridge.penalty]).predict
+      : ridge.predict,
+    trees: refit
+      ? fitBoostedTrees(both.features, both.labels, validation.features, validation.labels, {
+          rounds: trees.rounds,
+          earlyStopping: false,
+        }).predict
+      : trees.predict,
+  };
   const models: ModelReport[] = [
     { model: 'viralscore', ...full.metrics },
     {
       model: 'creator-mean',
-      ...regressionMetrics(creatorMeanBaseline(posts(split.train))(posts(split.test)), test.labels),
+      ...regressionMetrics(baselines.creatorMean(posts(split.test)), test.labels),
     },
-    {
-      model: 'ridge',
-      ...regressionMetrics(
-        ridgeBaseline(train.features, train.labels, validation.features, validation.labels)(test.features),
-        test.labels,
-      ),
-    },
+    { model: 'ridge', ...regressionMetrics(baselines.ridge(test.features), test.labels) },
     {
       model: 'gradient-boosted-trees',
-      ...regressionMetrics(
-        boostedTreesBaseline(
-          train.features,
-          train.labels,
-          validation.features,
-          validation.labels,
-        )(test.features),
-        test.labels,
-      ),
+      ...regressionMetrics(baselines.trees(test.features), test.labels),
     },
   ].sort((a, b) => b.spearman - a.spearman);
   const ablation: AblationReport[] = [];
@@ -159,6 +165,7 @@ export function evaluateOnDataset(
       epochs: full.fit.history.map((h) => h.length),
       ridgeShare: full.fit.ridgeShare,
       ridgeShareSpearman: full.fit.ridgeShareSpearman,
+      refitted: full.fit.refitted,
       mixWeights: full.fit.model.mixWeights(),
     },
     groups: schema.groups.map((g) => g.name),

@@ -3,7 +3,7 @@ import { Random } from '../core/index.js';
 import { noGrad, tensor } from '../tensor/index.js';
 import { ridgeBaseline } from './baselines.js';
 import { splitDataset } from './dataset.js';
-import { fitViralScoreModel, predictLogits, ridgeMember } from './fit.js';
+import { concatRows, fitViralScoreModel, predictLogits, ridgeMember } from './fit.js';
 import { spearman } from './metrics.js';
 import { ViralScoreModel, ViralScoreNet } from './model.js';
 import { prepareRows, subsetRows } from './prepare.js';
@@ -49,10 +49,12 @@ describe('the ridge member', () => {
 describe('the ridge share', () => {
   it('keeps the largest share within one standard error of the best and blends the logits by it', () => {
     const { groupDims, train, validation } = rows(12);
+    // No refit: the estimator checked against the validation blend is the one the share was chosen on.
     const fit = fitViralScoreModel(groupDims, train, validation, {
       ...quick,
       ridgeShares: [0, 0.25, 0.5],
       ridgeShareSlack: 1,
+      refit: false,
     });
     expect(fit.ridgeShareSpearman.map((t) => t.share)).toEqual([0, 0.25, 0.5]);
     const top = Math.max(...fit.ridgeShareSpearman.map((t) => t.spearman));
@@ -122,5 +124,45 @@ describe('the ridge share', () => {
     expect(() => new ViralScoreModel({ ...config, members: 2, memberWeights: [0.5, 0.6] }, rng)).toThrow(
       /`memberWeights` must be 2 non-negative numbers summing to 1/,
     );
+  });
+});
+
+describe('the refit on training and validation rows', () => {
+  it('keeps the first fit’s choices and learns what only the validation rows show', () => {
+    const { groupDims, train, validation, test } = rows(15);
+    // Drift: in the newest rows (validation and test) the label follows text_0, which the training rows
+    // know nothing of. Only an estimator that has seen the validation rows can rank the test rows by it.
+    const drift = (r: typeof validation) => ({
+      ...r,
+      labels: Float32Array.from({ length: r.features.rows }, (_, i) => {
+        const z = 2 * r.features.x[i * r.features.width];
+        return 1 / (1 + Math.exp(-z));
+      }),
+    });
+    const [newest, later] = [drift(validation), drift(test)];
+    const options = { ...quick, ridgeShares: [0, 0.25, 0.5] };
+    const first = fitViralScoreModel(groupDims, train, newest, { ...options, refit: false });
+    const refitted = fitViralScoreModel(groupDims, train, newest, { ...options, refit: true });
+    expect(first.refitted).toBe(false);
+    expect(refitted.refitted).toBe(true);
+    // The same first fit: epochs picked, share chosen and validation figures (taken before the refit).
+    expect(refitted.bestEpochs).toEqual(first.bestEpochs);
+    expect(refitted.ridgeShare).toBe(first.ridgeShare);
+    expect(Array.from(refitted.validationPredictions)).toEqual(Array.from(first.validationPredictions));
+    // Without a refit they are the served estimator's own V on the validation rows.
+    const v = predictLogits(first.model, newest.features).map((z) => 1 / (1 + Math.exp(-z)));
+    v.forEach((p, i) => expect(first.validationPredictions[i]).toBeCloseTo(p, 5));
+    const rank = (fit: typeof first) => spearman(predictLogits(fit.model, later.features), later.labels);
+    expect(rank(refitted)).toBeGreaterThan(rank(first) + 0.1);
+  });
+
+  it('joins rows in order', () => {
+    const { train, validation } = rows(16);
+    const both = concatRows(train, validation);
+    const n = train.features.rows;
+    expect(both.features.rows).toBe(n + validation.features.rows);
+    expect(both.labels[n]).toBe(validation.labels[0]);
+    expect(both.features.x[n * both.features.width + 2]).toBe(validation.features.x[2]);
+    expect(both.weak.mask.length).toBe(both.features.rows * 5);
   });
 });

@@ -90,6 +90,14 @@ export interface FitOptions {
    * one-standard-error rule, which on 2026-11-23 won tiktok_en but lost tiktok_vn: docs/viralscore.md).
    */
   ridgeShareSlack?: number;
+  /**
+   * After early stopping has picked each member's epoch and the ridge share has been chosen, train every
+   * member again from its seed on the training and validation rows together for exactly its picked
+   * number of epochs, and the ridge member on both with its picked penalty (default true). The held-out
+   * and the served posts come after the validation period: without the refit, the newest posts the lake
+   * has would be the ones the estimator never learns from.
+   */
+  refit?: boolean;
   progress?: ProgressReporter;
   /** Called after each epoch; returning true stops training. */
   onEpochEnd?: (log: EpochLog) => boolean | void;
@@ -116,6 +124,8 @@ export interface FitRows {
 /** The trained network and how training went. */
 export interface FitResult {
   net: ViralScoreNet;
+  /** The seed it was trained from. */
+  seed: number;
   config: ViralScoreConfig;
   history: EpochLog[];
   bestEpoch: number;
@@ -132,6 +142,13 @@ export interface ModelFitResult {
   ridgeShare: number;
   /** Validation Spearman of the blend at each share tried. */
   ridgeShareSpearman: { share: number; spearman: number }[];
+  /**
+   * V of the chosen estimator on the validation rows, before the refit (after it the validation rows are
+   * training rows, and a figure on them would flatter it).
+   */
+  validationPredictions: Float32Array;
+  /** Whether the members were trained again on the training and validation rows (`refit`). */
+  refitted: boolean;
 }
 
 /** The defaults of every training option, resolved in one place. */
@@ -152,8 +169,19 @@ export const defaultFitOptions = {
   ridgeShares: [0, 0.25, 0.5],
   ridgeShareSlack: 0,
   fusionInit: 0,
+  refit: true,
   ...defaultArchitecture,
 } as const;
+
+/** How a refit trains (`fitViralScoreModel` with `refit`): no early stopping, the first fit's choices. */
+interface RefitOptions {
+  /** Epochs to run; the last epoch's averaged weights are kept and validation is not read. */
+  fixedEpochs?: number;
+  /** The ridge start's penalty, as chosen by the first fit (else picked on validation). */
+  ridgePenalty?: number;
+}
+
+const penaltiesOf = (penalty: number | undefined) => (penalty === undefined ? undefined : [penalty]);
 
 /** Pairs closer than this in label are not ranked: their order is noise. */
 const RANK_MARGIN = 0.05;
@@ -228,12 +256,65 @@ export function fitViralScoreModel(
       model.eval();
     }
   }
+  const validationPredictions = predict(model, validation.features);
+  const refitted = options.refit ?? defaultFitOptions.refit;
+  if (refitted) {
+    const both = concatRows(train, validation);
+    const penalty = fitRidge(train.features, train.labels, validation.features, validation.labels).penalty;
+    const again = fits.map(
+      (f) =>
+        fitViralScoreNet(groupDims, both, validation, {
+          ...options,
+          seed: f.seed,
+          fixedEpochs: Math.max(1, f.bestEpoch),
+          ridgePenalty: penalty,
+        }).net,
+    );
+    const members_ =
+      ridgeShare > 0 ? [...again, ridgeMember(config, rng.fork(), both, validation, penalty)] : again;
+    model = new ViralScoreModel(
+      ridgeShare > 0
+        ? {
+            ...config,
+            members: members + 1,
+            memberWeights: [...again.map(() => (1 - ridgeShare) / members), ridgeShare],
+          }
+        : { ...config, members },
+      rng,
+      members_,
+    );
+    model.eval();
+  }
   return {
     model,
     history: fits.map((f) => f.history),
     bestEpochs: fits.map((f) => f.bestEpoch),
     ridgeShare,
     ridgeShareSpearman: tried,
+    validationPredictions,
+    refitted,
+  };
+}
+
+/** The rows of `a` followed by the rows of `b`. */
+export function concatRows(a: FitRows, b: FitRows): FitRows {
+  const cat = (x: Float32Array, y: Float32Array) => {
+    const out = new Float32Array(x.length + y.length);
+    out.set(x);
+    out.set(y, x.length);
+    return out;
+  };
+  if (a.features.width !== b.features.width)
+    throw new ValidationError(`rows of width ${a.features.width} and ${b.features.width} cannot be joined`);
+  return {
+    features: {
+      rows: a.features.rows + b.features.rows,
+      width: a.features.width,
+      x: cat(a.features.x, b.features.x),
+      present: cat(a.features.present, b.features.present),
+    },
+    labels: cat(a.labels, b.labels),
+    weak: { targets: cat(a.weak.targets, b.weak.targets), mask: cat(a.weak.mask, b.weak.mask) },
   };
 }
 
@@ -249,9 +330,13 @@ export function ridgeMember(
   rng: Random,
   train: FitRows,
   validation: FitRows,
+  penalty?: number,
 ): ViralScoreNet {
   const net = new ViralScoreNet(config, rng);
-  setRidgePath(net, fitRidge(train.features, train.labels, validation.features, validation.labels));
+  setRidgePath(
+    net,
+    fitRidge(train.features, train.labels, validation.features, validation.labels, penaltiesOf(penalty)),
+  );
   net.headWeight.data.fill(0);
   net.eval();
   return net;
@@ -348,9 +433,11 @@ export function fitViralScoreNet(
   groupDims: number[],
   train: FitRows,
   validation: FitRows,
-  options: FitOptions = {},
+  options: FitOptions & RefitOptions = {},
 ): FitResult {
   const o = { ...defaultFitOptions, ...options };
+  const fixedEpochs = options.fixedEpochs;
+  if (fixedEpochs !== undefined) positive('fixedEpochs', fixedEpochs, true);
   positive('epochs', o.epochs, true);
   positive('batchSize', o.batchSize, true);
   positive('lr', o.lr);
@@ -391,7 +478,16 @@ export function fitViralScoreNet(
   net.fitBins(train.features.x, train.features.present, train.features.rows);
   if (net.linearWeight !== null) {
     if (net.presenceWeight !== null)
-      setRidgePath(net, fitRidge(train.features, train.labels, validation.features, validation.labels));
+      setRidgePath(
+        net,
+        fitRidge(
+          train.features,
+          train.labels,
+          validation.features,
+          validation.labels,
+          penaltiesOf(options.ridgePenalty),
+        ),
+      );
     else startAtRidge(net, train, validation);
     // The fusion's head weights start at `fusionInit` times a standard normal (0: the network starts
     // exactly at the ridge and the fusion grows only as far as training pulls it).
@@ -410,8 +506,9 @@ export function fitViralScoreNet(
   const batchSize = Math.max(16, Math.min(o.batchSize, Math.floor(n / 8)));
   const steps = Math.ceil(n / batchSize);
   let best: { spearman: number; epoch: number; state: TensorRecords } | null = null;
+  const epochs = fixedEpochs ?? o.epochs;
   try {
-    for (let epoch = 1; epoch <= o.epochs; epoch++) {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
       const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
       let total = 0;
       for (let step = 0; step < steps; step++) {
@@ -431,7 +528,16 @@ export function fitViralScoreNet(
           const d = Math.min(o.emaDecay, (1 + t) / (10 + t));
           for (let j = 0; j < avg.length; j++) avg[j] = d * avg[j] + (1 - d) * p.data[j];
         });
-        progress.update((epoch - 1) * steps + step + 1, o.epochs * steps, `viralscore epoch ${epoch}`);
+        progress.update(
+          (epoch - 1) * steps + step + 1,
+          epochs * steps,
+          `viralscore ${fixedEpochs === undefined ? '' : 'refit '}epoch ${epoch}`,
+        );
+      }
+      if (fixedEpochs !== undefined) {
+        // A refit keeps the average of its last epoch: the count was picked by the first fit's validation.
+        if (epoch === fixedEpochs) params.forEach((p, i) => p.data.set(ema[i]));
+        continue;
       }
       const current = params.map((p) => Float32Array.from(p.data));
       params.forEach((p, i) => p.data.set(ema[i]));
@@ -457,7 +563,7 @@ export function fitViralScoreNet(
   }
   if (best !== null) net.loadStateDict(best.state);
   net.eval();
-  return { net, config, history, bestEpoch: best?.epoch ?? 0 };
+  return { net, seed: o.seed, config, history, bestEpoch: fixedEpochs ?? best?.epoch ?? 0 };
 }
 
 /**

@@ -1,13 +1,15 @@
 /**
- * Training for use: every labelled post except the newest `validationFraction` (which decides when to
- * stop) trains the estimator, which is exported and saved as the next registry version.
+ * Training for use: every labelled post except the newest `validationFraction` trains the estimator, the
+ * newest decide when each member stops; then (`refit`, the default) every member is trained again on all
+ * posts for the epochs it was given, so the served model has learnt from the newest posts too. It is
+ * exported and saved as the next registry version; its validation figures are those of the first fit.
  */
 import type { Lake } from '../lake/index.js';
 import type { FeatureSource, SplitKind, ViralScoreDataset } from './dataset.js';
 import { loadDataset, splitDataset } from './dataset.js';
 import { loadFeatureMatrix } from './feature-types.js';
 import type { EpochLog, FitOptions } from './fit.js';
-import { defaultFitOptions, fitViralScoreModel, predict } from './fit.js';
+import { defaultFitOptions, fitViralScoreModel } from './fit.js';
 import { exportGraphs } from './graph.js';
 import { labelSql, MIN_CREATOR_POSTS, MIN_WEEK_POSTS } from './label.js';
 import { regressionMetrics } from './metrics.js';
@@ -72,7 +74,8 @@ export function trainOnDataset(
     validation,
     options,
   );
-  const metrics = regressionMetrics(predict(fit.model, validation.features), validation.labels);
+  // Figures of the first fit: after a refit the validation posts are training posts.
+  const metrics = regressionMetrics(fit.validationPredictions, validation.labels);
   const times = dataset.posts.map((p) => p.postedAt);
   const {
     features: _features,
@@ -89,6 +92,7 @@ export function trainOnDataset(
       bestEpochs: fit.bestEpochs,
       ridgeShare: fit.ridgeShare,
       ridgeShareSpearman: fit.ridgeShareSpearman,
+      refitted: fit.refitted,
       history: fit.history,
     },
     training: {
