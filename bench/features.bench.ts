@@ -12,7 +12,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { samplePath } from '../src/cli/lake-commands.js';
 import { extractFeatures, openFeatureContext, type Draft } from '../src/features/index.js';
 // Internals, to time the per-post work apart from the lake's I/O.
 import { rowGroups } from '../src/features/groups.js';
@@ -21,7 +20,7 @@ import { loadStoredEncoder } from '../src/features/names.js';
 import { subjectOf } from '../src/features/extract.js';
 import { analyseText } from '../src/features/text.js';
 import { mediaFeatures } from '../src/features/media.js';
-import { ingestFile, Lake } from '../src/lake/index.js';
+import { ingestBundledSample, Lake } from '../src/lake/index.js';
 import type { BenchOptions, BenchResult } from './run.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN;
@@ -125,7 +124,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   try {
     const lake = await Lake.open(join(dir, 'lake'));
     try {
-      await ingestFile(lake, samplePath, { year: 2017 });
+      await ingestBundledSample(lake);
       const start = performance.now();
       const report = await extractFeatures(lake, { force: true });
       const extractSeconds = (performance.now() - start) / 1000;

@@ -30,9 +30,9 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { extractFeatures } from '../src/features/index.js';
-import { bundledSamplePath, readScoredCaptions } from '../src/generate/index.js';
+import { readScoredCaptions } from '../src/generate/index.js';
 import type { ScoredCaption } from '../src/generate/index.js';
-import { ingestFiles, Lake } from '../src/lake/index.js';
+import { bundledSample, ingestFiles, Lake } from '../src/lake/index.js';
 import {
   DEFAULT_LM_CONFIG,
   loadTrainedLm,
@@ -79,9 +79,9 @@ const MODELS: Record<
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const { args } = options;
   const dataArg = flag(args, '--data');
-  const source = dataArg === undefined ? bundledSamplePath : resolve(dataArg);
+  const source = dataArg === undefined ? bundledSample.path : resolve(dataArg);
   if (!existsSync(source)) throw new Error(`--data ${source} does not exist`);
-  const sample = source === bundledSamplePath;
+  const sample = source === bundledSample.path;
   const year = numberArg(args, '--year', sample ? 2017 : 0);
   const steps = numberArg(args, '--steps', 200);
   const baseSteps = numberArg(args, '--base-steps', 600);

@@ -24,9 +24,8 @@ const childFlag = 'TKLLM_SERVE_BENCH_DIR';
  * serve it on a free loopback port and report the address.
  */
 async function serveChild(dir: string, train: boolean): Promise<void> {
-  const { Lake, ingestFile } = await import('../src/lake/index.js');
+  const { Lake, ingestBundledSample } = await import('../src/lake/index.js');
   const { createServer, openDraftScorer, openScriptGenerator } = await import('../src/server/index.js');
-  const { samplePath } = await import('../src/cli/lake-commands.js');
   if (train) {
     // The sample, its features, a small estimator and a small TKLLM (2 layers, width 64, 100 steps): the
     // benchmark measures serving, not the models' quality.
@@ -34,7 +33,7 @@ async function serveChild(dir: string, train: boolean): Promise<void> {
     await prepareWorkspace(dir, { estimator: { epochs: 3, members: 2 }, lm: { steps: 100 } });
   }
   const lake = await Lake.open(dir);
-  if (!train) await ingestFile(lake, samplePath, { year: 2017 });
+  if (!train) await ingestBundledSample(lake);
   const threads = Number(process.env.TKLLM_SERVE_BENCH_THREADS ?? '1');
   const model = await openDraftScorer(lake, dir, { threads });
   const generator = await openScriptGenerator(lake, dir);

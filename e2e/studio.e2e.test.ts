@@ -6,8 +6,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempLake } from '../test/temp-lake.js';
-import { samplePath } from '../src/cli/lake-commands.js';
-import { ingestFile } from '../src/lake/index.js';
+import { ingestBundledSample } from '../src/lake/index.js';
 import { createServer, type TkllmServer } from '../src/server/index.js';
 import { startServe } from '../src/cli/server-commands.js';
 import { prepareWorkspace, TINY_WORKSPACE } from '../src/generate/index.js';
@@ -28,7 +27,7 @@ beforeAll(async () => {
   // The studio as `npm run build:web` makes it, so the test sees what `tkllm serve` serves.
   await build({ configFile: join(root, 'web', 'vite.config.ts'), logLevel: 'warn' });
   fixture = await tempLake();
-  await ingestFile(fixture.lake, samplePath, { year: 2017 });
+  await ingestBundledSample(fixture.lake);
   app = await createServer({ lake: fixture.lake, studioDir });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
   browser = await launchBrowser();

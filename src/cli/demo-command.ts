@@ -4,9 +4,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { terminalProgress } from '../core/index.js';
-import { bundledSamplePath, openGenerator, prepareWorkspace } from '../generate/index.js';
+import { openGenerator, prepareWorkspace } from '../generate/index.js';
 import type { GeneratedCandidate } from '../generate/index.js';
-import { lakeStats } from '../lake/index.js';
+import { bundledSample, lakeStats } from '../lake/index.js';
 import { ViralScoreRegistry } from '../viralscore/index.js';
 import { formatStats } from './format-lake.js';
 import { dataDirOf, positiveInt, withLake } from './options.js';
@@ -55,7 +55,7 @@ export function addDemoCommand(program: Command): void {
         const started = Date.now();
         console.log(`TKLLM demo in ${dir}\n`);
         console.log(
-          `1/4 Ingesting the bundled sample ${bundledSamplePath}, extracting features, training the`,
+          `1/4 Ingesting the bundled sample ${bundledSample.path}, extracting features, training the`,
         );
         console.log('    ViralScore estimator and TKLLM (a few minutes on 2 cores)...');
         await prepareWorkspace(dir, { progress: terminalProgress() });

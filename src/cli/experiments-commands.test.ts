@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it, vi } from 'vitest';
 import { Random } from '../core/index.js';
-import { ingestFile, Lake } from '../lake/index.js';
+import { ingestBundledSample, Lake } from '../lake/index.js';
 import { calibrateSimulator, EngagementSimulator, getExperiment } from '../experiments/index.js';
 import { main } from './index.js';
-import { samplePath } from './lake-commands.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-cli-experiments-'));
 afterEach(() => vi.restoreAllMocks());
@@ -42,7 +41,7 @@ it('creates an experiment, assigns stably, records a CSV with a bad row, and rep
 
   // Events drawn from the simulator calibrated on the bundled sample, written as a CSV.
   const lake = await Lake.open(join(dir, 'calibration'));
-  await ingestFile(lake, samplePath, { year: 2017 });
+  await ingestBundledSample(lake);
   const model = await calibrateSimulator(lake);
   lake.close();
   const experimentLake = await Lake.open(dir);

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, expect, it, vi } from 'vitest';
-import { ingestFile, Lake } from '../lake/index.js';
+import { ingestBundledSample, Lake } from '../lake/index.js';
 import { addFeatureCommands } from './features-commands.js';
-import { samplePath } from './lake-commands.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-cli-features-'));
 afterEach(() => vi.restoreAllMocks());
@@ -22,7 +21,7 @@ async function cli(...args: string[]): Promise<string> {
 
 it('extracts the bundled sample, keeps unchanged posts, and explains one post', async () => {
   const lake = await Lake.open(dir);
-  await ingestFile(lake, samplePath, { year: 2017 });
+  await ingestBundledSample(lake);
   lake.close();
   const first = JSON.parse(await cli('features', '--json')) as { posts: number; computed: number };
   expect(first.posts).toBeGreaterThan(300);

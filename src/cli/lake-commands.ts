@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { terminalProgress } from '../core/index.js';
 import {
@@ -11,9 +10,6 @@ import {
 } from '../lake/index.js';
 import { formatIngest, formatStats } from './format-lake.js';
 import { dataDirOf, dateOption, positiveInt, withLake } from './options.js';
-
-/** The bundled CC0 sample: a subset of the Kaggle "Trending YouTube Video Statistics" (datasnaek), 2017. */
-export const samplePath = fileURLToPath(new URL('../../data/youtube-trending-sample.csv', import.meta.url));
 
 /** Adds `ingest` and `stats` to the program. */
 export function addLakeCommands(program: Command): void {

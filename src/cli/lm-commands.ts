@@ -3,10 +3,9 @@ import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { terminalProgress, ValidationError } from '../core/index.js';
 import { saveStyleEmbeddings, similarCreators } from '../generate/index.js';
-import { ingestFiles, Lake } from '../lake/index.js';
+import { ingestBundledSample, Lake } from '../lake/index.js';
 import { loadTrainedLm, sampleScripts, trainCaptionLm } from '../lm/index.js';
 import type { CaptionLmResult, CaptionRecord, SampleOptions } from '../lm/index.js';
-import { samplePath } from './lake-commands.js';
 import { dataDirOf, nonNegative, numberOption, positiveInt, share } from './options.js';
 
 const defaultModelDir = (command: Command) => join(dataDirOf(command), 'models', 'lm');
@@ -348,7 +347,7 @@ export function addLmCommands(program: Command): void {
     rmSync(dir, { recursive: true, force: true });
     const lake = await Lake.open(dir);
     try {
-      await ingestFiles(lake, [samplePath], { year: 2017 });
+      await ingestBundledSample(lake);
     } finally {
       lake.close();
     }

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, expect, it, vi } from 'vitest';
-import { ingestFile, Lake } from '../lake/index.js';
-import { samplePath } from './lake-commands.js';
+import { ingestBundledSample, Lake } from '../lake/index.js';
 import { addServerCommands, startServe, type ServeHandle } from './server-commands.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-serve-test-'));
@@ -19,7 +18,7 @@ function program(onListening: (handle: ServeHandle) => void): Command {
 it('serves the lake of --data-dir until closed, with keys from --api-keys-file', async () => {
   const dataDir = join(dir, 'lake');
   const lake = await Lake.open(dataDir);
-  await ingestFile(lake, samplePath, { year: 2017 });
+  await ingestBundledSample(lake);
   lake.close();
   const keys = join(dir, 'keys.txt');
   writeFileSync(keys, 'ci:serve-test-key-0123456789\n');

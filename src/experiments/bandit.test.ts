@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../core/index.js';
-import { ingestFile } from '../lake/index.js';
+import { ingestBundledSample } from '../lake/index.js';
 import { tempLake } from '../../test/temp-lake.js';
-import { samplePath } from '../cli/lake-commands.js';
 import {
   allocation,
   BetaBernoulliThompson,
@@ -106,7 +105,7 @@ describe('replay on logged lake data', () => {
   let t: Awaited<ReturnType<typeof tempLake>>;
   beforeAll(async () => {
     t = await tempLake();
-    await ingestFile(t.lake, samplePath, { year: 2017 });
+    await ingestBundledSample(t.lake);
   });
   afterAll(() => t.cleanup());
 

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../core/index.js';
-import { ingestFile, type Lake } from '../lake/index.js';
+import { ingestBundledSample, ingestFile, type Lake } from '../lake/index.js';
 import { tempLake } from '../../test/temp-lake.js';
-import { samplePath } from '../cli/lake-commands.js';
 import {
   calibrateSimulator,
   createExperiment,
@@ -20,7 +19,7 @@ let model: EngagementModel;
 
 beforeAll(async () => {
   t = await tempLake();
-  await ingestFile(t.lake, samplePath, { year: 2017 });
+  await ingestBundledSample(t.lake);
   model = await calibrateSimulator(t.lake);
 });
 afterAll(() => t.cleanup());

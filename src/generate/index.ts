@@ -34,7 +34,6 @@ export {
   prefixRewardFor,
   readCaptionRecords,
   generatePaths,
-  bundledSamplePath,
 } from './workspace.js';
 export type { OpenGeneratorOptions, OpenedGenerator, PrepareWorkspaceOptions } from './workspace.js';
 export { checkDraft, subscoreLabels, firstSentence } from './guidance.js';

@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { silentProgress, ValidationError } from '../core/index.js';
 import type { ProgressReporter } from '../core/index.js';
 import { extractFeatures } from '../features/index.js';
-import { ingestFiles, Lake } from '../lake/index.js';
+import { bundledSample, ingestFiles, Lake } from '../lake/index.js';
 import { loadTrainedLm, trainCaptionLm } from '../lm/index.js';
 import type { CaptionRecord, LmConfig, TrainedLm } from '../lm/index.js';
 import { openViralScorer, trainViralScore, ViralScoreRegistry } from '../viralscore/index.js';
@@ -13,11 +12,6 @@ import { Generator } from './generator.js';
 import type { GeneratorParts } from './generator.js';
 import { readScoredCaptions } from './lake-data.js';
 import { PrefixReward, trainPrefixReward } from './rad.js';
-
-/** The bundled CC0 sample (a subset of the Kaggle "Trending YouTube Video Statistics", 2017). */
-export const bundledSamplePath = fileURLToPath(
-  new URL('../../data/youtube-trending-sample.csv', import.meta.url),
-);
 
 /** Where the parts live under a data directory (the LM where `tkllm lm train` saves it). */
 export function generatePaths(dataDir: string, modelDir?: string) {
@@ -166,12 +160,12 @@ export async function prepareWorkspace(
   const lake = await Lake.open(dataDir);
   try {
     if ((await lake.count('SELECT count(*) FROM posts')) === 0) {
-      const files = options.files ?? [bundledSamplePath];
+      const files = options.files ?? [bundledSample.path];
       await ingestFiles(
         lake,
         files,
         options.files === undefined
-          ? { year: 2017 }
+          ? { year: bundledSample.year }
           : options.year === undefined
             ? {}
             : { year: options.year },

@@ -10,4 +10,5 @@ export type { ReaderKind } from './readers.js';
 export { shapes, shapeNames } from './shapes.js';
 export type { Shape } from './shapes.js';
 export { lakeStats } from './stats.js';
+export { bundledSample, ingestBundledSample } from './sample.js';
 export type { LakeStats } from './stats.js';

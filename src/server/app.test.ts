@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempLake } from '../../test/temp-lake.js';
-import { ingestFile, lakeStats } from '../lake/index.js';
-import { samplePath } from '../cli/lake-commands.js';
+import { ingestBundledSample, lakeStats } from '../lake/index.js';
 import { apiKeyStore } from './api-keys.js';
 import { createServer, type ServerOptions, type TkllmServer } from './app.js';
 import type { Draft, DraftScore, DraftScorer } from './models.js';
@@ -72,7 +71,7 @@ async function call(url: string, init: RequestInit = {}) {
 
 beforeAll(async () => {
   fixture = await tempLake();
-  await ingestFile(fixture.lake, samplePath, { year: 2017 });
+  await ingestBundledSample(fixture.lake);
 });
 afterAll(async () => {
   for (const s of servers) await s.close();
