@@ -42,6 +42,8 @@ export {
   trainingDefaults,
   DEFAULT_LM_CONFIG,
   SMALL_CORPUS_CONFIG,
+  TINY_CORPUS_CONFIG,
+  MANY_PASSES_BELOW_BYTES,
   DEFAULT_EPOCHS,
   DEFAULT_TOKEN_BUDGET,
 } from './pipeline.js';

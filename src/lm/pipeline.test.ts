@@ -7,7 +7,10 @@ import {
   DEFAULT_EPOCHS,
   DEFAULT_LM_CONFIG,
   DEFAULT_TOKEN_BUDGET,
+  DROPOUT_ABOVE_EPOCHS,
+  MANY_PASSES_BELOW_BYTES,
   SMALL_CORPUS_CONFIG,
+  TINY_CORPUS_CONFIG,
   corpusDefaults,
   trainCaptionLm,
   trainingDefaults,
@@ -17,9 +20,21 @@ const dir = mkdtempSync(join(tmpdir(), 'tkllm-lm-pipeline-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the corpus rule', () => {
-  it('picks bytes and the small model under 2 MB of text, the BPE model above', () => {
-    expect(corpusDefaults(['a caption'])).toEqual({ vocabSize: BYTE_VOCAB_SIZE, ...SMALL_CORPUS_CONFIG });
+  it('picks bytes with the tiny model for corpora seen many times, the small model under 2 MB, BPE above', () => {
+    expect(corpusDefaults(['a caption'])).toEqual({ vocabSize: BYTE_VOCAB_SIZE, ...TINY_CORPUS_CONFIG });
+    expect(corpusDefaults(['x'.repeat(MANY_PASSES_BELOW_BYTES - 1)])).toEqual({
+      vocabSize: BYTE_VOCAB_SIZE,
+      ...TINY_CORPUS_CONFIG,
+    });
+    expect(corpusDefaults(['x'.repeat(MANY_PASSES_BELOW_BYTES)])).toEqual({
+      vocabSize: BYTE_VOCAB_SIZE,
+      ...SMALL_CORPUS_CONFIG,
+    });
     expect(corpusDefaults(['x'.repeat(2_000_000)])).toEqual({ ...DEFAULT_LM_CONFIG });
+    // The tiny model's threshold is where the budget starts to make more than DROPOUT_ABOVE_EPOCHS passes.
+    expect(MANY_PASSES_BELOW_BYTES).toBe(DEFAULT_TOKEN_BUDGET / DROPOUT_ABOVE_EPOCHS);
+    expect(trainingDefaults(MANY_PASSES_BELOW_BYTES - 1000, 1000, 24).dropout).toBe(0.2);
+    expect(trainingDefaults(MANY_PASSES_BELOW_BYTES + 1000, 1000, 64).dropout).toBe(0);
   });
 
   it('plans DEFAULT_EPOCHS passes capped at DEFAULT_TOKEN_BUDGET tokens, dropout only for many passes', () => {

@@ -43,19 +43,35 @@ export const BYTE_LEVEL_BELOW_BYTES = 2_000_000;
 export const SMALL_CORPUS_CONFIG = { dModel: 64, nLayers: 2, nHeads: 4, contextLength: 128 } as const;
 
 /**
+ * Training text (UTF-8 bytes, about as many byte tokens) below which the default budget passes over the
+ * corpus more than `DROPOUT_ABOVE_EPOCHS` times: `DEFAULT_TOKEN_BUDGET / DROPOUT_ABOVE_EPOCHS`.
+ */
+export const MANY_PASSES_BELOW_BYTES = 350_000;
+
+/**
+ * The architecture below `MANY_PASSES_BELOW_BYTES`: bytes, context 128, width 24, 4 blocks of 4 heads
+ * (about 40k weights). On a corpus seen thirty times a narrower, deeper model overfits less than width 64
+ * with 2 blocks; chosen on a validation split carved out of the bundled sample's training split
+ * (docs/lm.md, Quality).
+ */
+export const TINY_CORPUS_CONFIG = { dModel: 24, nLayers: 4, nHeads: 4, contextLength: 128 } as const;
+
+/**
  * The architecture that follows the training split's size, one rule for every corpus: below
  * `BYTE_LEVEL_BELOW_BYTES` of text the tokenizer keeps the bytes alone (no merges), the context is 128
- * tokens and the model is `SMALL_CORPUS_CONFIG`; otherwise `DEFAULT_LM_CONFIG`. Measured on the bundled
- * sample (0.02 MB) and on tiktok_en_2025 (0.5 MB): BPE merges on this little text make tokens too rare for
- * the transformer to learn, and the neural/trigram perplexity ratio fell as the vocabulary shrank
- * (docs/lm.md, Quality); 128 byte tokens hold about as much caption as 64 tokens of the 1,024 vocabulary.
- * Under 2 MB a width-64, two-block model learns more per second of this engine than a wider or deeper
- * one (2.3x the tokens per second of width 128 with 4 blocks), which is what a fixed budget needs.
+ * tokens and the model is `SMALL_CORPUS_CONFIG`, or `TINY_CORPUS_CONFIG` below `MANY_PASSES_BELOW_BYTES`;
+ * otherwise `DEFAULT_LM_CONFIG`. Measured on the bundled sample (0.02 MB) and on tiktok_en_2025 (0.5 MB):
+ * BPE merges on this little text make tokens too rare for the transformer to learn, and the
+ * neural/trigram perplexity ratio fell as the vocabulary shrank (docs/lm.md, Quality); 128 byte tokens
+ * hold about as much caption as 64 tokens of the 1,024 vocabulary. Under 2 MB a width-64, two-block
+ * model learns more per second of this engine than a wider or deeper one (2.3x the tokens per second of
+ * width 128 with 4 blocks), which is what a fixed budget needs.
  */
 export function corpusDefaults(
   texts: readonly string[],
 ): Pick<LmConfig, 'vocabSize' | 'contextLength' | 'dModel' | 'nLayers' | 'nHeads'> {
   const bytes = texts.reduce((n, t) => n + Buffer.byteLength(t, 'utf8'), 0);
+  if (bytes < MANY_PASSES_BELOW_BYTES) return { vocabSize: BYTE_VOCAB_SIZE, ...TINY_CORPUS_CONFIG };
   return bytes < BYTE_LEVEL_BELOW_BYTES
     ? { vocabSize: BYTE_VOCAB_SIZE, ...SMALL_CORPUS_CONFIG }
     : { ...DEFAULT_LM_CONFIG };
