@@ -1,6 +1,6 @@
 // `npm run bench -- generate [--json] [--runs=9] [--fresh] [--dir=DIR]`: times whole generate requests on
 // the model `tkllm lm train` builds with no flags on the bundled sample (prepareWorkspace's 'lm-train': the
-// corpus rule of `corpusDefaults` — byte vocabulary of 259, context 128, width 64, 2 blocks — and the budget
+// corpus rule of `corpusDefaults` — byte vocabulary of 259, context 128, on the sample 4 blocks of width 24 — and the budget
 // of `trainingDefaults`), and the estimator with its defaults. The workspace is built once and kept in DIR
 // (default tkllm-data/bench-generate-default) for later runs; --fresh rebuilds it.
 //
