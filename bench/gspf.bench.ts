@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCaptions } from '../src/cli/lm-commands.js';
-import { ingestFiles, Lake } from '../src/lake/index.js';
+import { bundledSample, ingestFiles, Lake } from '../src/lake/index.js';
 import {
   DEFAULT_LM_CONFIG,
   LmModel,
@@ -27,7 +27,6 @@ import type { BenchOptions, BenchResult } from './run.js';
 
 const here = fileURLToPath(import.meta.url);
 const SHARED = fileURLToPath(new URL('../../shared/data/tiktok_en_2025.csv', import.meta.url));
-const SAMPLE = fileURLToPath(new URL('../data/youtube-trending-sample.csv', import.meta.url));
 
 interface Job {
   dir: string;
@@ -159,7 +158,7 @@ function runWorker(job: Job): WorkerResult {
 async function loadCaptions(path: string, dir: string): Promise<CaptionRecord[]> {
   const lake = await Lake.open(join(dir, 'lake'));
   try {
-    await ingestFiles(lake, [path], path === SAMPLE ? { year: 2017 } : {});
+    await ingestFiles(lake, [path], path === bundledSample.path ? { year: bundledSample.year } : {});
     return await readCaptions(lake);
   } finally {
     lake.close();
@@ -173,7 +172,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const topK = intArg(options.args, '--top-k', 2);
   const repeats = intArg(options.args, '--repeats', 2);
   const shared = existsSync(SHARED);
-  const source = shared ? SHARED : SAMPLE;
+  const source = shared ? SHARED : bundledSample.path;
   options.log(shared ? `data: ${source}` : `../shared/data is absent: data is the bundled sample ${source}`);
   const dir = mkdtempSync(join(tmpdir(), 'tkllm-bench-gspf-'));
   try {

@@ -1,6 +1,7 @@
 // `npx tsx bench/lm-decode-profile.ts [--steps N]`: where one batched decoding step of the default TKLLM
 // (16 candidates, vocabulary 1024, width 128, 4 layers) spends its time: per kernel as measured by the
 // tensor library's `profileKernels`, the model step against the JS sampling work, wall and CPU time.
+import { bundledSample } from '../src/lake/index.js';
 import { DEFAULT_LM_CONFIG, LmModel } from '../src/lm/index.js';
 import { Tensor, noGrad, profileKernels } from '../src/tensor/index.js';
 
@@ -76,9 +77,7 @@ for (const [k, r] of [...table.entries()].sort((x, y) => y[1].ms - x[1].ms).slic
 {
   const { sampleScripts, trainTokenizer } = await import('../src/lm/index.js');
   const { readFileSync } = await import('node:fs');
-  const lines = readFileSync(new URL('../data/youtube-trending-sample.csv', import.meta.url), 'utf8').split(
-    '\n',
-  );
+  const lines = readFileSync(bundledSample.path, 'utf8').split('\n');
   const tokenizer = trainTokenizer(lines, { vocabSize: 1024 });
   const small = new LmModel({ ...DEFAULT_LM_CONFIG, vocabSize: tokenizer.vocabSize }, { seed: 1 });
   const options = {

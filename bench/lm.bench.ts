@@ -4,7 +4,6 @@
 // with the key/value cache and reports new tokens/s, beside the same decoding without the cache (full
 // pass over the prefix at every step). The machine is shared, so the CPU-second figures are steadier.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import {
   DEFAULT_LM_CONFIG,
   LmModel,
@@ -13,11 +12,10 @@ import {
   trainLm,
   trainTokenizer,
 } from '../src/lm/index.js';
+import { bundledSample } from '../src/lake/index.js';
 import type { LogitsProcessor } from '../src/lm/index.js';
 import { Tensor, noGrad } from '../src/tensor/index.js';
 import type { BenchOptions, BenchResult } from './run.js';
-
-const SAMPLE = fileURLToPath(new URL('../data/youtube-trending-sample.csv', import.meta.url));
 
 function intArg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
@@ -29,7 +27,7 @@ function intArg(args: string[], name: string, fallback: number): number {
 
 /** The distinct titles of the bundled sample (its second column; titles hold no commas in this file's quoting). */
 function sampleTitles(): string[] {
-  const lines = readFileSync(SAMPLE, 'utf8').split('\n').slice(1);
+  const lines = readFileSync(bundledSample.path, 'utf8').split('\n').slice(1);
   const titles = new Set<string>();
   for (const line of lines) {
     const m = /^[^,]*,("(?:[^"]|"")*"|[^,]*),/.exec(line);

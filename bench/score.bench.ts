@@ -7,14 +7,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Random } from '../src/core/index.js';
 import { extractFeatures, type Draft } from '../src/features/index.js';
-import { ingestFile, Lake } from '../src/lake/index.js';
+import { ingestBundledSample, Lake } from '../src/lake/index.js';
 import { openViralScorer, trainViralScore, type ViralScorer } from '../src/viralscore/index.js';
 import type { BenchOptions, BenchResult } from './run.js';
 
-const sample = fileURLToPath(new URL('../data/youtube-trending-sample.csv', import.meta.url));
 const openers = [
   'Wait for it:',
   'You will not believe',
@@ -65,7 +63,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'tkllm-bench-score-'));
   const lake = await Lake.open(join(dir, 'lake'));
   try {
-    await ingestFile(lake, sample, { year: 2017 });
+    await ingestBundledSample(lake);
     await extractFeatures(lake);
     options.log('features extracted; training a small model (5 epochs)');
     await trainViralScore(lake, dir, { epochs: 5 });

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempLake } from '../../test/temp-lake.js';
-import { ingestFile } from '../lake/index.js';
+import { ingestBundledSample } from '../lake/index.js';
 import { loadHistory } from './history.js';
 import { extractFeatures, openFeatureContext } from './index.js';
 import { analyseText, splitSentences, templateOf, tokenize } from './text.js';
@@ -15,7 +15,6 @@ import { featureGroupNames, type Draft, type FeatureMatrix } from './types.js';
 // value must bump `extractorVersion` and rewrite the fixture on purpose.
 
 const fixturePath = fileURLToPath(new URL('./golden.fixture.json', import.meta.url));
-const samplePath = fileURLToPath(new URL('../../data/youtube-trending-sample.csv', import.meta.url));
 const writing = process.env.TKLLM_FEATURES_GOLDEN_WRITE === '1';
 
 /** Hand-written scripts for the cases the sample's titles do not have. */
@@ -293,7 +292,7 @@ describe('featurising against the golden fixture', () => {
 
   beforeAll(async () => {
     t = await tempLake();
-    await ingestFile(t.lake, samplePath, { year: 2017 });
+    await ingestBundledSample(t.lake);
     await extractFeatures(t.lake);
     // The lake returns posts of equal times in no fixed order: the cases take them by key.
     const posts = [...(await loadHistory(t.lake)).posts].sort((a, b) => (a.key < b.key ? -1 : 1));
