@@ -81,6 +81,25 @@ class GraphRecorder implements KernelRecorder {
 }
 
 /**
+ * Makes each graph output an Identity of its recorded value, so names are the caller's and an output that
+ * is an input or a constant still works.
+ */
+function nameOutputs(
+  recorder: GraphRecorder,
+  outputs: readonly Tensor<DType>[],
+  outputNames: readonly string[],
+): void {
+  outputs.forEach((t, i) => {
+    recorder.nodes.push({
+      name: `out${i}`,
+      opType: 'Identity',
+      input: [recorder.nameOf(t)],
+      output: [outputNames[i]],
+    });
+  });
+}
+
+/**
  * Records `fn` applied to `inputs` as one ONNX graph. Ops on tensors not derived from the inputs are
  * folded in as constants; write reshapes with 0/-1 for batch and sequence dims to keep them dynamic.
  * @example const model = trace((x) => mlp.forward(x), [example], { inputNames: ['x'], outputNames: ['y'] });
@@ -108,16 +127,7 @@ export function trace(
   if (outputNames.length !== outputs.length) {
     throw new ValidationError(`trace: ${outputs.length} outputs but ${outputNames.length} output names`);
   }
-  // Each graph output is an Identity of the recorded value, so names are the caller's and an output
-  // that is an input or a constant still works.
-  outputs.forEach((t, i) => {
-    recorder.nodes.push({
-      name: `out${i}`,
-      opType: 'Identity',
-      input: [recorder.nameOf(t)],
-      output: [outputNames[i]],
-    });
-  });
+  nameOutputs(recorder, outputs, outputNames);
   const graph: onnxProto.onnx.IGraphProto = {
     name: 'tkllm',
     node: recorder.nodes,
@@ -215,14 +225,7 @@ export function traceTrainingStep(
     outputs.push(g);
     outputNames.push(`grad${i}`);
   });
-  outputs.forEach((t, i) => {
-    recorder.nodes.push({
-      name: `out${i}`,
-      opType: 'Identity',
-      input: [recorder.nameOf(t)],
-      output: [outputNames[i]],
-    });
-  });
+  nameOutputs(recorder, outputs, outputNames);
   const all = [...inputs, ...params];
   const graph: onnxProto.onnx.IGraphProto = {
     name: 'tkllm_train_step',

@@ -173,15 +173,13 @@ export const defaultFitOptions = {
   ...defaultArchitecture,
 } as const;
 
-/** How a refit trains (`fitViralScoreModel` with `refit`): no early stopping, the first fit's choices. */
-interface RefitOptions {
-  /** Epochs to run; the last epoch's averaged weights are kept and validation is not read. */
+/** What `fitViralScoreModel` hands each member it trains, so that work shared by members is done once. */
+interface MemberOptions {
+  /** Epochs to run (a refit); the last epoch's averaged weights are kept and validation is not read. */
   fixedEpochs?: number;
-  /** The ridge start's penalty, as chosen by the first fit (else picked on validation). */
-  ridgePenalty?: number;
+  /** The ridge the network starts at (else `fitRidge` on these rows, penalty picked on validation). */
+  ridgeStart?: RidgeFit;
 }
-
-const penaltiesOf = (penalty: number | undefined) => (penalty === undefined ? undefined : [penalty]);
 
 /** Pairs closer than this in label are not ranked: their order is noise. */
 const RANK_MARGIN = 0.05;
@@ -199,6 +197,12 @@ export function fitViralScoreModel(
   const members = options.members ?? defaultFitOptions.members;
   positive('members', members, true);
   const rng = new Random(options.seed ?? defaultFitOptions.seed);
+  // Every member and the ridge member start at the same ridge: fitted once here.
+  const withRidge =
+    (options.linear ?? defaultFitOptions.linear) && (options.presence ?? defaultFitOptions.presence);
+  const ridgeStart = withRidge
+    ? fitRidge(train.features, train.labels, validation.features, validation.labels)
+    : undefined;
   const fits: FitResult[] = [];
   for (let k = 0; k < members; k++) {
     const seed = k === 0 ? (options.seed ?? defaultFitOptions.seed) : rng.nextUint32();
@@ -207,6 +211,7 @@ export function fitViralScoreModel(
       fitViralScoreNet(groupDims, train, validation, {
         ...options,
         seed,
+        ...(ridgeStart === undefined ? {} : { ridgeStart }),
         ...(onEpochEnd === undefined
           ? {}
           : { onEpochEnd: (log: EpochLog) => onEpochEnd({ ...log, member: k }) }),
@@ -214,9 +219,25 @@ export function fitViralScoreModel(
     );
   }
   const { config } = fits[0];
+  // The networks averaged, with the ridge member at `share` of the weight when there is one.
+  const assemble = (nets: ViralScoreNet[], ridge: ViralScoreNet | null, share: number) => {
+    const m =
+      ridge === null
+        ? new ViralScoreModel({ ...config, members }, rng, nets)
+        : new ViralScoreModel(
+            {
+              ...config,
+              members: members + 1,
+              memberWeights: [...nets.map(() => (1 - share) / members), share],
+            },
+            rng,
+            [...nets, ridge],
+          );
+    m.eval();
+    return m;
+  };
   const nets = fits.map((f) => f.net);
-  let model = new ViralScoreModel({ ...config, members }, rng, nets);
-  model.eval();
+  let model = assemble(nets, null, 0);
   const shares = options.ridgeShares ?? defaultFitOptions.ridgeShares;
   for (const share of shares)
     if (!(share >= 0 && share < 1))
@@ -225,7 +246,7 @@ export function fitViralScoreModel(
   const tried: { share: number; spearman: number }[] = [];
   let ridgeShare = 0;
   if (shares.some((share) => share > 0) && config.linear === true && config.presence === true) {
-    const ridge = ridgeMember(config, rng.fork(), train, validation);
+    const ridge = ridgeMember(config, rng.fork(), train, validation, ridgeStart);
     const netLogits = predictLogits(model, validation.features);
     const ridgeLogits = predictLogits(ridge, validation.features);
     for (const share of [...new Set(shares)].sort((a, b) => a - b)) {
@@ -244,46 +265,29 @@ export function fitViralScoreModel(
     const kept = tried.filter((t) => t.spearman >= top - slack).pop();
     if (kept !== undefined && kept.share > 0) {
       ridgeShare = kept.share;
-      model = new ViralScoreModel(
-        {
-          ...config,
-          members: members + 1,
-          memberWeights: [...nets.map(() => (1 - ridgeShare) / members), ridgeShare],
-        },
-        rng,
-        [...nets, ridge],
-      );
-      model.eval();
+      model = assemble(nets, ridge, ridgeShare);
     }
   }
   const validationPredictions = predict(model, validation.features);
   const refitted = options.refit ?? defaultFitOptions.refit;
   if (refitted) {
     const both = concatRows(train, validation);
-    const penalty = fitRidge(train.features, train.labels, validation.features, validation.labels).penalty;
+    // The ridge of both splits at the penalty the first fit picked.
+    const ridgeBoth =
+      ridgeStart === undefined
+        ? undefined
+        : fitRidge(both.features, both.labels, validation.features, validation.labels, [ridgeStart.penalty]);
     const again = fits.map(
       (f) =>
         fitViralScoreNet(groupDims, both, validation, {
           ...options,
           seed: f.seed,
           fixedEpochs: Math.max(1, f.bestEpoch),
-          ridgePenalty: penalty,
+          ...(ridgeBoth === undefined ? {} : { ridgeStart: ridgeBoth }),
         }).net,
     );
-    const members_ =
-      ridgeShare > 0 ? [...again, ridgeMember(config, rng.fork(), both, validation, penalty)] : again;
-    model = new ViralScoreModel(
-      ridgeShare > 0
-        ? {
-            ...config,
-            members: members + 1,
-            memberWeights: [...again.map(() => (1 - ridgeShare) / members), ridgeShare],
-          }
-        : { ...config, members },
-      rng,
-      members_,
-    );
-    model.eval();
+    const ridge = ridgeShare > 0 ? ridgeMember(config, rng.fork(), both, validation, ridgeBoth) : null;
+    model = assemble(again, ridge, ridgeShare);
   }
   return {
     model,
@@ -330,13 +334,10 @@ export function ridgeMember(
   rng: Random,
   train: FitRows,
   validation: FitRows,
-  penalty?: number,
+  fit: RidgeFit = fitRidge(train.features, train.labels, validation.features, validation.labels),
 ): ViralScoreNet {
   const net = new ViralScoreNet(config, rng);
-  setRidgePath(
-    net,
-    fitRidge(train.features, train.labels, validation.features, validation.labels, penaltiesOf(penalty)),
-  );
+  setRidgePath(net, fit);
   net.headWeight.data.fill(0);
   net.eval();
   return net;
@@ -433,7 +434,7 @@ export function fitViralScoreNet(
   groupDims: number[],
   train: FitRows,
   validation: FitRows,
-  options: FitOptions & RefitOptions = {},
+  options: FitOptions & MemberOptions = {},
 ): FitResult {
   const o = { ...defaultFitOptions, ...options };
   const fixedEpochs = options.fixedEpochs;
@@ -480,13 +481,7 @@ export function fitViralScoreNet(
     if (net.presenceWeight !== null)
       setRidgePath(
         net,
-        fitRidge(
-          train.features,
-          train.labels,
-          validation.features,
-          validation.labels,
-          penaltiesOf(options.ridgePenalty),
-        ),
+        options.ridgeStart ?? fitRidge(train.features, train.labels, validation.features, validation.labels),
       );
     else startAtRidge(net, train, validation);
     // The fusion's head weights start at `fusionInit` times a standard normal (0: the network starts
