@@ -42,11 +42,21 @@ export const BYTE_LEVEL_BELOW_BYTES = 2_000_000;
 /** The architecture below `BYTE_LEVEL_BELOW_BYTES`: bytes, context 128, width 64, 2 blocks (~120k weights). */
 export const SMALL_CORPUS_CONFIG = { dModel: 64, nLayers: 2, nHeads: 4, contextLength: 128 } as const;
 
+/** Epochs the default budget asks for, before the token cap. */
+export const DEFAULT_EPOCHS = 30;
+/**
+ * Training tokens the default budget stops at: about 30 minutes at 2,000 tokens/s. On tiktok_en_2025
+ * 2.25M tokens (5 epochs) left the model just above the trigram (docs/lm.md, Quality).
+ */
+export const DEFAULT_TOKEN_BUDGET = 3_500_000;
+/** Planned epochs above which the default adds dropout: only repeated passes over the data overfit. */
+export const DROPOUT_ABOVE_EPOCHS = 10;
+
 /**
  * Training text (UTF-8 bytes, about as many byte tokens) below which the default budget passes over the
- * corpus more than `DROPOUT_ABOVE_EPOCHS` times: `DEFAULT_TOKEN_BUDGET / DROPOUT_ABOVE_EPOCHS`.
+ * corpus more than `DROPOUT_ABOVE_EPOCHS` times (350,000 bytes).
  */
-export const MANY_PASSES_BELOW_BYTES = 350_000;
+export const MANY_PASSES_BELOW_BYTES = DEFAULT_TOKEN_BUDGET / DROPOUT_ABOVE_EPOCHS;
 
 /**
  * The architecture below `MANY_PASSES_BELOW_BYTES`: bytes, context 128, width 24, 4 blocks of 4 heads
@@ -76,16 +86,6 @@ export function corpusDefaults(
     ? { vocabSize: BYTE_VOCAB_SIZE, ...SMALL_CORPUS_CONFIG }
     : { ...DEFAULT_LM_CONFIG };
 }
-
-/** Epochs the default budget asks for, before the token cap. */
-export const DEFAULT_EPOCHS = 30;
-/**
- * Training tokens the default budget stops at: about 30 minutes at 2,000 tokens/s. On tiktok_en_2025
- * 2.25M tokens (5 epochs) left the model just above the trigram (docs/lm.md, Quality).
- */
-export const DEFAULT_TOKEN_BUDGET = 3_500_000;
-/** Planned epochs above which the default adds dropout: only repeated passes over the data overfit. */
-export const DROPOUT_ABOVE_EPOCHS = 10;
 
 /** A training budget and its optimiser settings, as `trainingDefaults` plans them. */
 export interface TrainingPlan {
