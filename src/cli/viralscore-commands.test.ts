@@ -110,6 +110,13 @@ it('prints the evaluation as a table with the ablation', () => {
         { share: 0, spearman: 0.3 },
         { share: 0.25, spearman: 0.31 },
       ],
+      treeShare: 0.5,
+      treeRounds: 80,
+      treeShareSpearman: [
+        { share: 0, spearman: 0.31 },
+        { share: 0.5, spearman: 0.33 },
+      ],
+      withoutTreesSpearman: 0.28,
       refitted: true,
       mixWeights: [1, 1, 1, 1, 1],
     },
@@ -118,5 +125,8 @@ it('prints the evaluation as a table with the ablation', () => {
   expect(text).toMatch(/viralscore\s+0\.3000/);
   expect(text).toMatch(/hook\s+0\.2000 -0\.1000/);
   expect(text).toMatch(/ridge member's share 0.25 \(validation Spearman by share: 0 0.3000, 0.25 0.3100\)/);
+  expect(text).toMatch(
+    /tree member's share 0.5 \(80 boosting rounds; validation Spearman by share: 0 0.3100, 0.5 0.3300; held-out Spearman without it 0.2800\)/,
+  );
   expect(text).toMatch(/then refitted, with every baseline, on the training and validation rows/);
 });

@@ -40,7 +40,7 @@ export function formatEvaluation(report: EvaluationReport): string {
   const w = report.estimator.mixWeights.map((x) => x.toFixed(2)).join(', ');
   lines.push(
     '',
-    `viralscore: ${report.estimator.members} networks, kept epochs ${report.estimator.bestEpochs.join(', ')}; ridge member's share ${report.estimator.ridgeShare} (validation Spearman by share: ${report.estimator.ridgeShareSpearman.map((t) => `${t.share} ${fixed(t.spearman)}`).join(', ') || 'not tried'})${report.estimator.refitted ? '; then refitted, with every baseline, on the training and validation rows' : ''}; mean weights of E, H, R, S, T in V: ${w}`,
+    `viralscore: ${report.estimator.members} networks, kept epochs ${report.estimator.bestEpochs.join(', ')}; ridge member's share ${report.estimator.ridgeShare} (validation Spearman by share: ${report.estimator.ridgeShareSpearman.map((t) => `${t.share} ${fixed(t.spearman)}`).join(', ') || 'not tried'}); tree member's share ${report.estimator.treeShare} (${report.estimator.treeRounds} boosting rounds; validation Spearman by share: ${report.estimator.treeShareSpearman.map((t) => `${t.share} ${fixed(t.spearman)}`).join(', ') || 'not tried'}; held-out Spearman without it ${fixed(report.estimator.withoutTreesSpearman)})${report.estimator.refitted ? '; then refitted, with every baseline, on the training and validation rows' : ''}; mean weights of E, H, R, S, T in V: ${w}`,
   );
   return lines.join('\n');
 }

@@ -252,6 +252,12 @@ export function where(cond: Tensor<'bool'>, a: TensorLike, b: TensorLike): Tenso
   ]);
 }
 
+/** Element-wise `a >= b`, broadcasting: a bool tensor, with no gradient (a step has none). */
+export function greaterOrEqual(a: TensorLike, b: TensorLike): Tensor<'bool'> {
+  const k = singleNode('GreaterOrEqual', 2, undefined, { outputTypes: ['bool'] });
+  return execute1(k, [asTensor(a), asTensor(b)]) as unknown as Tensor<'bool'>;
+}
+
 /** Replaces the elements of `x` where `mask` is true by `value` (e.g. -1e9 before a softmax). */
 export function maskedFill(x: Tensor, mask: Tensor<'bool'>, value: number): Tensor {
   return where(mask, value, x);

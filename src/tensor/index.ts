@@ -39,6 +39,7 @@ export {
   softplus,
   gelu,
   where,
+  greaterOrEqual,
   maskedFill,
   boolTensor,
   reshape,

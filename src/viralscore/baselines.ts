@@ -155,7 +155,31 @@ export interface BoostingOptions {
 export interface BoostedTreesFit {
   predict: (f: PackedFeatures) => Float32Array;
   rounds: number;
+  /** The kept trees as fixed-shape arrays, the form a graph evaluates (`ViralScoreNet`'s tree path). */
+  complete: () => CompleteTrees;
 }
+
+/**
+ * Boosted trees with every tree padded to full depth: node k's children are 2k + 1 (left) and 2k + 2
+ * (right), and a row goes right where its design value is >= the node's threshold (the raw-value form of
+ * "its bin is above the split's"). A leaf above full depth becomes nodes that always go left (threshold
+ * the largest float) over copies of itself.
+ */
+export interface CompleteTrees {
+  count: number;
+  depth: number;
+  /** [count, 2^depth - 1] the design column (features, then presence columns) each node reads. */
+  feature: Float32Array;
+  /** [count, 2^depth - 1] */
+  threshold: Float32Array;
+  /** [count, 2^depth] leaf values (learning rate included). */
+  leaf: Float32Array;
+  /** The prediction before the first tree: the training mean. */
+  base: number;
+}
+
+/** Threshold of a padding node: no float32 value reaches it, so every row goes left. */
+const ALWAYS_LEFT = 3.4e38;
 
 interface TreeNode {
   feature: number;
@@ -230,7 +254,28 @@ export function fitBoostedTrees(
       kept.reduce((s, t) => s + evalTree(t, b, i, d), base),
     );
   };
-  return { predict, rounds: kept.length };
+  const complete = (): CompleteTrees => {
+    const internal = 2 ** maxDepth - 1;
+    const feature = new Float32Array(kept.length * internal);
+    const threshold = new Float32Array(kept.length * internal);
+    const leaf = new Float32Array(kept.length * (internal + 1));
+    kept.forEach((tree, t) => {
+      const place = (k: number, node: TreeNode) => {
+        if (k >= internal) {
+          leaf[t * (internal + 1) + k - internal] = node.value;
+          return;
+        }
+        const split = node.left >= 0;
+        feature[t * internal + k] = split ? node.feature : 0;
+        threshold[t * internal + k] = split ? edges[node.feature][node.threshold] : ALWAYS_LEFT;
+        place(2 * k + 1, split ? tree[node.left] : node);
+        place(2 * k + 2, split ? tree[node.right] : node);
+      };
+      place(0, tree[0]);
+    });
+    return { count: kept.length, depth: maxDepth, feature, threshold, leaf, base };
+  };
+  return { predict, rounds: kept.length, complete };
 }
 
 function binEdges(x: Float64Array, n: number, d: number, bins: number): Float64Array[] {

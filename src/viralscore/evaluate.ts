@@ -55,6 +55,15 @@ export interface EvaluationReport {
     epochs: number[];
     ridgeShare: number;
     ridgeShareSpearman: { share: number; spearman: number }[];
+    /** The tree member's share (0: none), its boosting rounds, the validation Spearman of each share tried. */
+    treeShare: number;
+    treeRounds: number;
+    treeShareSpearman: { share: number; spearman: number }[];
+    /**
+     * Held-out Spearman of the estimator without its tree member (the networks and the ridge member as
+     * refitted): how much of the estimator's figure the networks earn on their own.
+     */
+    withoutTreesSpearman: number;
     /** Whether the members (and the baselines) were refitted on the training and validation rows. */
     refitted: boolean;
     mixWeights: number[];
@@ -165,6 +174,11 @@ export function evaluateOnDataset(
       epochs: full.fit.history.map((h) => h.length),
       ridgeShare: full.fit.ridgeShare,
       ridgeShareSpearman: full.fit.ridgeShareSpearman,
+      treeShare: full.fit.treeShare,
+      treeRounds: full.fit.treeRounds,
+      treeShareSpearman: full.fit.treeShareSpearman,
+      withoutTreesSpearman: regressionMetrics(predict(full.fit.withoutTrees, test.features), test.labels)
+        .spearman,
       refitted: full.fit.refitted,
       mixWeights: full.fit.model.mixWeights(),
     },

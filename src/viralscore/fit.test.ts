@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../core/index.js';
 import { noGrad, tensor } from '../tensor/index.js';
-import { ridgeBaseline } from './baselines.js';
+import { fitBoostedTrees, ridgeBaseline } from './baselines.js';
 import { splitDataset } from './dataset.js';
-import { concatRows, fitViralScoreModel, predictLogits, ridgeMember } from './fit.js';
+import { concatRows, fitViralScoreModel, predictLogits, ridgeMember, treeMember } from './fit.js';
 import { spearman } from './metrics.js';
 import { ViralScoreModel, ViralScoreNet } from './model.js';
 import { prepareRows, subsetRows } from './prepare.js';
@@ -22,7 +22,8 @@ function rows(seed: number) {
 }
 
 const net = { dModel: 16, heads: 2, hidden: 32, bins: 4, linear: true, presence: true };
-const quick = { epochs: 3, minEpochs: 1, patience: 2, batchSize: 64, members: 2, ...net };
+// The tree member is off unless a test asks for it: these tests are about the networks and the ridge.
+const quick = { epochs: 3, minEpochs: 1, patience: 2, batchSize: 64, members: 2, treeShares: [0], ...net };
 
 describe('the ridge member', () => {
   it('ranks rows exactly as the ridge baseline does, on the logit scale around the mean label', () => {
@@ -45,6 +46,86 @@ describe('the ridge member', () => {
       expect(Math.abs(zi - (Math.log(mean / (1 - mean)) + 4 * (y - mean)))).toBeLessThan(0.01);
   });
 });
+
+describe('the tree member', () => {
+  it('ranks rows exactly as the boosted-trees baseline does, and absent groups cannot move it', () => {
+    const { groupDims, train, validation, test } = rows(15);
+    const boosted = fitBoostedTrees(train.features, train.labels, validation.features, validation.labels);
+    const mean = train.labels.reduce((s, y) => s + y, 0) / train.labels.length;
+    const member = treeMember({ groupDims, ...net }, new Random(1), boosted.complete(), mean);
+    const trees = boosted.predict(test.features);
+    const z = predictLogits(member, test.features);
+    // Every head's pre-activation is 4 / (5/4) times the trees' prediction less the mean: exact, not near.
+    const bias = member.mixBias.data[0];
+    trees.forEach((y, i) => expect(z[i]).toBeCloseTo(5 / (1 + Math.exp(-3.2 * (y - mean))) + bias, 3));
+    // Rows with a group absent score the same whatever that group's values are.
+    const g = groupDims.length;
+    const f = test.features;
+    const noisy = {
+      ...f,
+      x: Float32Array.from(f.x, (v, k) =>
+        f.present[Math.floor(k / f.width) * g + groupOf(groupDims, k % f.width)] === 1
+          ? v
+          : 1e3 * Math.sin(k),
+      ),
+    };
+    expect(predictLogits(member, noisy)).toEqual(z);
+  });
+
+  it('keeps the share whose blend ranks validation best, blends the logits by it and refits the trees', () => {
+    const { groupDims, train, validation } = rows(16);
+    const fit = fitViralScoreModel(groupDims, train, validation, {
+      ...quick,
+      ridgeShares: [0],
+      treeShares: [0, 0.25, 0.5],
+      refit: false,
+    });
+    expect(fit.treeShareSpearman.map((t) => t.share)).toEqual([0, 0.25, 0.5]);
+    const top = Math.max(...fit.treeShareSpearman.map((t) => t.spearman));
+    expect(fit.treeShare).toBe(fit.treeShareSpearman.filter((t) => t.spearman >= top).pop()?.share);
+    expect(fit.treeRounds).toBeGreaterThan(0);
+    const z = predictLogits(fit.model, validation.features);
+    expect(spearman(z, validation.labels)).toBeCloseTo(top, 4);
+    if (fit.treeShare > 0) {
+      const members = fit.model.members.items;
+      expect(members.length).toBe(3);
+      expect(fit.model.config.treeMember).toEqual(members[2].config.trees);
+      expect(fit.model.memberWeights()).toEqual([
+        (1 - fit.treeShare) / 2,
+        (1 - fit.treeShare) / 2,
+        fit.treeShare,
+      ]);
+      const without = predictLogits(fit.withoutTrees, validation.features);
+      const trees = predictLogits(members[2], validation.features);
+      z.forEach((v, i) =>
+        expect(v).toBeCloseTo((1 - fit.treeShare) * without[i] + fit.treeShare * trees[i], 4),
+      );
+    }
+    // The refit grows the kept number of rounds on both splits: a different tree member, same share.
+    const refitted = fitViralScoreModel(groupDims, train, validation, {
+      ...quick,
+      ridgeShares: [0],
+      treeShares: [0.5],
+    });
+    expect(refitted.treeShare).toBe(0.5);
+    expect(refitted.model.config.treeMember?.count).toBe(refitted.treeRounds);
+    const both = concatRows(train, validation);
+    const grown = fitBoostedTrees(both.features, both.labels, validation.features, validation.labels, {
+      rounds: refitted.treeRounds,
+      earlyStopping: false,
+    }).predict(validation.features);
+    expect(
+      spearman(predictLogits(refitted.model.members.items[2], validation.features), grown),
+    ).toBeGreaterThan(0.9999);
+  });
+});
+
+/** The group of input column `j`. */
+function groupOf(groupDims: number[], j: number): number {
+  let end = 0;
+  for (let g = 0; g < groupDims.length; g++) if (j < (end += groupDims[g])) return g;
+  return groupDims.length - 1;
+}
 
 describe('the ridge share', () => {
   it('keeps the largest share within one standard error of the best and blends the logits by it', () => {

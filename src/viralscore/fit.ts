@@ -21,8 +21,8 @@ import {
   Tensor,
   tensor,
 } from '../tensor/index.js';
-import { fitRidge } from './baselines.js';
-import type { RidgeFit } from './baselines.js';
+import { fitBoostedTrees, fitRidge } from './baselines.js';
+import type { CompleteTrees, RidgeFit } from './baselines.js';
 import { spearman } from './metrics.js';
 import type { SubscoreName, ViralScoreConfig } from './model.js';
 import { defaultArchitecture, subscoreNames, ViralScoreModel, ViralScoreNet } from './model.js';
@@ -91,6 +91,14 @@ export interface FitOptions {
    */
   ridgeShareSlack?: number;
   /**
+   * Shares of the tree member in the estimator tried after the ridge member's (default [0, 0.25, 0.5]):
+   * the boosted-trees baseline (`fitBoostedTrees`, rounds stopped on validation) as a member whose logit
+   * is blended in; the share whose blend has the best validation Spearman is kept (the larger on a tie).
+   * Trees and networks err differently on engagement labels, so their blend ranks better than either on
+   * the validation splits of all three data sets (docs/viralscore.md). `[0]` turns the member off.
+   */
+  treeShares?: number[];
+  /**
    * After early stopping has picked each member's epoch and the ridge share has been chosen, train every
    * member again from its seed on the training and validation rows together for exactly its picked
    * number of epochs, and the ridge member on both with its picked penalty (default true). The held-out
@@ -142,6 +150,13 @@ export interface ModelFitResult {
   ridgeShare: number;
   /** Validation Spearman of the blend at each share tried. */
   ridgeShareSpearman: { share: number; spearman: number }[];
+  /** The tree member's weight in the estimator (0: no tree member) and the boosting rounds it kept. */
+  treeShare: number;
+  treeRounds: number;
+  /** Validation Spearman of the blend at each tree share tried. */
+  treeShareSpearman: { share: number; spearman: number }[];
+  /** The estimator without its tree member (refitted like it): what the networks and ridge rank alone. */
+  withoutTrees: ViralScoreModel;
   /**
    * V of the chosen estimator on the validation rows, before the refit (after it the validation rows are
    * training rows, and a figure on them would flatter it).
@@ -168,6 +183,7 @@ export const defaultFitOptions = {
   smoothing: 3,
   ridgeShares: [0, 0.25, 0.5],
   ridgeShareSlack: 0,
+  treeShares: [0, 0.25, 0.5],
   fusionInit: 0,
   refit: true,
   ...defaultArchitecture,
@@ -219,20 +235,32 @@ export function fitViralScoreModel(
     );
   }
   const { config } = fits[0];
-  // The networks averaged, with the ridge member at `share` of the weight when there is one.
-  const assemble = (nets: ViralScoreNet[], ridge: ViralScoreNet | null, share: number) => {
-    const m =
-      ridge === null
-        ? new ViralScoreModel({ ...config, members }, rng, nets)
-        : new ViralScoreModel(
-            {
-              ...config,
-              members: members + 1,
-              memberWeights: [...nets.map(() => (1 - share) / members), share],
-            },
-            rng,
-            [...nets, ridge],
-          );
+  // The networks averaged, with the ridge member at `share` of their weight when there is one, and the
+  // tree member (last) at `treeShare` of the whole when there is one.
+  const assemble = (
+    nets: ViralScoreNet[],
+    ridge: ViralScoreNet | null,
+    share: number,
+    trees: ViralScoreNet | null = null,
+    treeShare = 0,
+  ) => {
+    const rest = trees === null ? 1 : 1 - treeShare;
+    const weights = [
+      ...nets.map(() => (rest * (ridge === null ? 1 : 1 - share)) / members),
+      ...(ridge === null ? [] : [rest * share]),
+      ...(trees === null ? [] : [treeShare]),
+    ];
+    const all = [...nets, ...(ridge === null ? [] : [ridge]), ...(trees === null ? [] : [trees])];
+    const m = new ViralScoreModel(
+      {
+        ...config,
+        members: all.length,
+        ...(all.length === members ? {} : { memberWeights: weights }),
+        ...(trees === null ? {} : { treeMember: trees.config.trees! }),
+      },
+      rng,
+      all,
+    );
     m.eval();
     return m;
   };
@@ -245,6 +273,7 @@ export function fitViralScoreModel(
   nonNegative('ridgeShareSlack', options.ridgeShareSlack ?? defaultFitOptions.ridgeShareSlack);
   const tried: { share: number; spearman: number }[] = [];
   let ridgeShare = 0;
+  let ridgeNet: ViralScoreNet | null = null;
   if (shares.some((share) => share > 0) && config.linear === true && config.presence === true) {
     const ridge = ridgeMember(config, rng.fork(), train, validation, ridgeStart);
     const netLogits = predictLogits(model, validation.features);
@@ -265,7 +294,33 @@ export function fitViralScoreModel(
     const kept = tried.filter((t) => t.spearman >= top - slack).pop();
     if (kept !== undefined && kept.share > 0) {
       ridgeShare = kept.share;
+      ridgeNet = ridge;
       model = assemble(nets, ridge, ridgeShare);
+    }
+  }
+  const treeShares = options.treeShares ?? defaultFitOptions.treeShares;
+  for (const share of treeShares)
+    if (!(share >= 0 && share < 1))
+      throw new ValidationError(`\`treeShares\` must hold numbers in [0, 1), got ${share}`);
+  const treeTried: { share: number; spearman: number }[] = [];
+  let treeShare = 0;
+  let treeRounds = 0;
+  let withoutTrees = model;
+  if (treeShares.some((share) => share > 0)) {
+    const boosted = fitBoostedTrees(train.features, train.labels, validation.features, validation.labels);
+    treeRounds = boosted.rounds;
+    const treeNet = treeMember(config, rng.fork(), boosted.complete(), meanOf(train.labels));
+    const modelLogits = predictLogits(model, validation.features);
+    const treeLogits = predictLogits(treeNet, validation.features);
+    for (const share of [...new Set(treeShares)].sort((a, b) => a - b)) {
+      const blended = modelLogits.map((z, i) => (1 - share) * z + share * treeLogits[i]);
+      treeTried.push({ share, spearman: spearman(blended, validation.labels) });
+    }
+    const top = Math.max(...treeTried.map((t) => t.spearman));
+    const kept = treeTried.filter((t) => t.spearman >= top).pop();
+    if (kept !== undefined && kept.share > 0) {
+      treeShare = kept.share;
+      model = assemble(nets, ridgeNet, ridgeShare, treeNet, treeShare);
     }
   }
   const validationPredictions = predict(model, validation.features);
@@ -287,7 +342,21 @@ export function fitViralScoreModel(
         }).net,
     );
     const ridge = ridgeShare > 0 ? ridgeMember(config, rng.fork(), both, validation, ridgeBoth) : null;
-    model = assemble(again, ridge, ridgeShare);
+    // The trees of both splits with the rounds the first fit kept.
+    const trees =
+      treeShare > 0
+        ? treeMember(
+            config,
+            rng.fork(),
+            fitBoostedTrees(both.features, both.labels, validation.features, validation.labels, {
+              rounds: treeRounds,
+              earlyStopping: false,
+            }).complete(),
+            meanOf(both.labels),
+          )
+        : null;
+    withoutTrees = assemble(again, ridge, ridgeShare);
+    model = trees === null ? withoutTrees : assemble(again, ridge, ridgeShare, trees, treeShare);
   }
   return {
     model,
@@ -295,6 +364,10 @@ export function fitViralScoreModel(
     bestEpochs: fits.map((f) => f.bestEpoch),
     ridgeShare,
     ridgeShareSpearman: tried,
+    treeShare,
+    treeRounds,
+    treeShareSpearman: treeTried,
+    withoutTrees,
     validationPredictions,
     refitted,
   };
@@ -354,8 +427,7 @@ function setRidgePath(net: ViralScoreNet, fit: RidgeFit): void {
   const k = subscoreNames.length;
   const width = net.inputWidth;
   const groups = net.config.groupDims.length;
-  // Each head's sigmoid has slope 1/4 near 0.5 and the mix weights start at 1: 4 / (k / 4) per head.
-  const scale = 4 / (k * 0.25);
+  const scale = HEAD_SCALE;
   let offset = 0;
   for (let j = 0; j < width + groups; j++) offset += fit.columnMeans[j] * fit.weights[j];
   for (let s = 0; s < k; s++) {
@@ -363,9 +435,45 @@ function setRidgePath(net: ViralScoreNet, fit: RidgeFit): void {
     for (let g = 0; g < groups; g++) net.presenceWeight.data[g * k + s] = fit.weights[width + g] * scale;
   }
   net.headBias.data.fill(-offset * scale);
-  // The heads sit at 0.5 for the mean row: their contributions' sum there is taken back out of the bias.
-  const m = Math.min(1 - 1e-4, Math.max(1e-4, fit.meanLabel));
+  centreMix(net, fit.meanLabel);
+}
+
+// A label move of d spread over the five heads moves V's logit by about 4·d: each head's sigmoid has slope
+// 1/4 near 0.5 and the mix weights start at 1, so each head's pre-activation takes 4 / (5 / 4) per unit.
+const HEAD_SCALE = 4 / (subscoreNames.length * 0.25);
+
+/** The mix bias that puts V at the mean label when every head sits at 0.5 (pre-activation 0). */
+function centreMix(net: ViralScoreNet, meanLabel: number): void {
+  const m = Math.min(1 - 1e-4, Math.max(1e-4, meanLabel));
   net.mixBias.data[0] = Math.log(m / (1 - m)) - net.mixWeights().reduce((sum, w) => sum + w / 2, 0);
+}
+
+/**
+ * The tree member: a network whose fusion and linear path are off (zero weights) and whose tree path is
+ * the boosted trees, on the logit scale as the ridge member is: V's logit is logit(mean label) + 4·(tree
+ * prediction - mean label) near the mean, spread evenly over the five heads. It ranks rows as the trees do.
+ */
+export function treeMember(
+  config: ViralScoreConfig,
+  rng: Random,
+  trees: CompleteTrees,
+  meanLabel: number,
+): ViralScoreNet {
+  const net = new ViralScoreNet({ ...config, trees: { count: trees.count, depth: trees.depth } }, rng);
+  net.treeFeature!.data.set(trees.feature);
+  net.treeThreshold!.data.set(trees.threshold);
+  for (let j = 0; j < trees.leaf.length; j++) net.treeLeaf!.data[j] = trees.leaf[j] * HEAD_SCALE;
+  net.linearWeight?.data.fill(0);
+  net.presenceWeight?.data.fill(0);
+  net.headWeight.data.fill(0);
+  net.headBias.data.fill((trees.base - meanLabel) * HEAD_SCALE);
+  centreMix(net, meanLabel);
+  net.eval();
+  return net;
+}
+
+function meanOf(values: Float32Array): number {
+  return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 }
 
 function positive(name: string, v: number, integer = false): number {

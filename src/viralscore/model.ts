@@ -11,7 +11,9 @@ import {
   attention,
   concat,
   div,
+  gather,
   gelu,
+  greaterOrEqual,
   matmul,
   mul,
   randn,
@@ -24,6 +26,9 @@ import {
   sub,
   sum,
   Tensor,
+  tensor,
+  transpose,
+  where,
   zeros,
 } from '../tensor/index.js';
 
@@ -55,6 +60,12 @@ export interface ViralScoreConfig {
    * trained members, the ridge's coefficients in the ridge member (see `ViralScoreModelConfig`).
    */
   presence?: boolean;
+  /**
+   * A tree path (absent: none): boosted regression trees of the same design as the baseline (features,
+   * then presence columns), padded to full depth, whose sum is added to every head's pre-activation. Only
+   * the estimator's tree member has one; its trees are fitted by boosting, not trained (see `fit.ts`).
+   */
+  trees?: { count: number; depth: number };
 }
 
 /** Defaults of the architecture (small on purpose: a few thousand posts train it). */
@@ -94,7 +105,11 @@ export function checkConfig(config: ViralScoreConfig): ViralScoreConfig {
     throw new ValidationError(
       `\`groupDims\` must be a non-empty list of positive integers, got ${JSON.stringify(groupDims)}`,
     );
-  for (const [name, v] of Object.entries({ dModel, heads, hidden, bins }))
+  const trees =
+    config.trees === undefined
+      ? {}
+      : { 'trees.count': config.trees.count, 'trees.depth': config.trees.depth };
+  for (const [name, v] of Object.entries({ dModel, heads, hidden, bins, ...trees }))
     if (!Number.isInteger(v) || v <= 0)
       throw new ValidationError(`\`${name}\` must be a positive integer, got ${v}`);
   if (dModel % heads !== 0)
@@ -130,6 +145,10 @@ export class ViralScoreNet extends Module {
   readonly linearWeight: Tensor | null;
   /** [groups, 5] the presence term of the linear path (frozen), or null when the config has none. */
   readonly presenceWeight: Tensor | null;
+  /** The tree path's node columns, thresholds and leaf values, or null when the config has none. */
+  readonly treeFeature: Tensor | null;
+  readonly treeThreshold: Tensor | null;
+  readonly treeLeaf: Tensor | null;
   /** softplus of this is the weight a..e of each subscore in V. */
   readonly mixRaw: Tensor;
   readonly mixBias: Tensor;
@@ -209,6 +228,13 @@ export class ViralScoreNet extends Module {
       config.linear === true && config.presence === true
         ? this.registerParameter('linear.presence', zeros([g, subscoreNames.length])).freeze()
         : null;
+    const trees = config.trees;
+    const internal = trees === undefined ? 0 : 2 ** trees.depth - 1;
+    const treeParam = (name: string, cols: number) =>
+      trees === undefined ? null : this.registerParameter(name, zeros([trees.count, cols])).freeze();
+    this.treeFeature = treeParam('trees.feature', internal);
+    this.treeThreshold = treeParam('trees.threshold', internal);
+    this.treeLeaf = treeParam('trees.leaf', internal + 1);
     // softplus(0.5413) = 1: every subscore starts with weight 1.
     this.mixRaw = this.registerParameter(
       'mix.weight',
@@ -259,6 +285,25 @@ export class ViralScoreNet extends Module {
     return out;
   }
 
+  /**
+   * [B, 1] the tree path: each tree's leaf reached by the row (design = seen features, then presence),
+   * summed. Every node of every tree is compared at once (a Gather of the design's columns and one
+   * GreaterOrEqual); the leaf each tree reaches is found by a product with the leaves' paths.
+   */
+  private treeSum(seen: Tensor, present: Tensor): Tensor {
+    const { count, depth } = this.config.trees!;
+    const internal = 2 ** depth - 1;
+    const design = transpose(concat([seen, present], 1));
+    const columns = tensor(Int32Array.from(this.treeFeature!.data), undefined, 'int32');
+    const picked = gather(design, columns);
+    const right = where(greaterOrEqual(picked, reshape(this.treeThreshold!, [-1, 1])), 1, 0);
+    const { sign, lefts } = leafPaths(depth);
+    const turns = add(matmul(reshape(transpose(right), [-1, count, internal]), sign), lefts);
+    // Exactly one leaf of each tree has `depth` matching turns; every other has fewer.
+    const reached = relu(sub(turns, depth - 1));
+    return reshape(sum(mul(reached, this.treeLeaf!), { axes: [1, 2], keepDims: true }), [-1, 1]);
+  }
+
   /** The non-negative weights a..e of the subscores in V (softplus of the raw parameters). */
   mixWeights(): number[] {
     return Array.from(this.mixRaw.data, (r) => Math.log1p(Math.exp(r)));
@@ -307,17 +352,37 @@ export class ViralScoreNet extends Module {
       subscoreNames.length,
     ]);
     let pre = add(raw, this.headBias);
-    if (this.linearWeight !== null) {
-      // Absent groups' values are zeroed first, so they cannot move the linear path either.
-      const seen = mul(x, matmul(present, this.featureOfGroup));
-      pre = add(pre, matmul(seen, this.linearWeight));
-    }
+    // Absent groups' values are zeroed first, so they cannot move the linear or the tree path either.
+    const seen = mul(x, matmul(present, this.featureOfGroup));
+    if (this.linearWeight !== null) pre = add(pre, matmul(seen, this.linearWeight));
     if (this.presenceWeight !== null) pre = add(pre, matmul(present, this.presenceWeight));
+    if (this.treeFeature !== null) pre = add(pre, this.treeSum(seen, present));
     const subscores = sigmoid(pre);
     const contributions = mul(subscores, softplus(this.mixRaw));
     const logit = reshape(add(sum(contributions, { axes: [1], keepDims: true }), this.mixBias), [-1]);
     return { logit, v: sigmoid(logit), subscores, contributions };
   }
+}
+
+/**
+ * Each leaf's path as a matrix: [internal, leaves] +1 where the path goes right at a node, -1 where it goes
+ * left, and the count of left turns, so that `right · sign + lefts` is `depth` for the reached leaf alone.
+ */
+function leafPaths(depth: number): { sign: Tensor; lefts: Tensor } {
+  const internal = 2 ** depth - 1;
+  const sign = new Float32Array(internal * (internal + 1));
+  const lefts = new Float32Array(internal + 1);
+  for (let l = 0; l <= internal; l++)
+    for (let k = internal + l; k > 0; k = (k - 1) >> 1) {
+      const parent = (k - 1) >> 1;
+      const right = k === 2 * parent + 2;
+      sign[parent * (internal + 1) + l] = right ? 1 : -1;
+      if (!right) lefts[l] += 1;
+    }
+  return {
+    sign: new Tensor(sign, [internal, internal + 1], 'float32'),
+    lefts: new Tensor(lefts, [internal + 1], 'float32'),
+  };
 }
 
 /** The estimator's architecture: the member network's config and how many members are averaged. */
@@ -330,6 +395,11 @@ export interface ViralScoreModelConfig extends ViralScoreConfig {
    * ridge member has w, chosen on the validation split.
    */
   memberWeights?: number[];
+  /**
+   * Trees of the last member (absent: none): the estimator's tree member, the boosted-trees baseline as a
+   * network whose fusion and linear path are off, blended in with the share the validation split prefers.
+   */
+  treeMember?: { count: number; depth: number };
 }
 
 /** Validates an estimator config (members, member weights and the member network's config). */
@@ -348,8 +418,8 @@ export function checkModelConfig(config: ViralScoreModelConfig): ViralScoreModel
         `\`memberWeights\` must be ${config.members} non-negative numbers summing to 1, got ${JSON.stringify(w)}`,
       );
   }
-  const { members: _members, memberWeights: _weights, ...net } = config;
-  checkConfig(net);
+  const { members: _members, memberWeights: _weights, treeMember, ...net } = config;
+  checkConfig(treeMember === undefined ? net : { ...net, trees: treeMember });
   return config;
 }
 
@@ -369,9 +439,12 @@ export class ViralScoreModel extends Module {
   constructor(config: ViralScoreModelConfig, rng: Random, members?: ViralScoreNet[]) {
     super();
     checkModelConfig(config);
-    const { members: count, memberWeights: _weights, ...net } = config;
+    const { members: count, memberWeights: _weights, treeMember, ...net } = config;
     this.config = config;
-    const list = members ?? Array.from({ length: count }, () => new ViralScoreNet(net, rng.fork()));
+    const last = treeMember === undefined ? net : { ...net, trees: treeMember };
+    const list =
+      members ??
+      Array.from({ length: count }, (_, i) => new ViralScoreNet(i === count - 1 ? last : net, rng.fork()));
     if (list.length !== count)
       throw new ValidationError(`the model has ${count} members, got ${list.length} networks`);
     this.members = this.registerModule('members', new ModuleList(list));

@@ -82,9 +82,16 @@ describe('splits', () => {
 describe('registry and scorer', () => {
   it('round-trips a version and scores through the exported graph as the network does', async () => {
     const data = syntheticDataset({ rows: 240, seed: 5 });
-    // The ridge member is forced in, so the weighted estimator is what round-trips and exports.
-    const { artifacts } = trainOnDataset(data, { ...quick, epochs: 1, ridgeShares: [0.5] });
-    expect(artifacts.model.config.memberWeights).toEqual([0.25, 0.25, 0.5]);
+    // The ridge and tree members are forced in, so the weighted estimator with trees is what round-trips
+    // and exports.
+    const { artifacts } = trainOnDataset(data, {
+      ...quick,
+      epochs: 1,
+      ridgeShares: [0.5],
+      treeShares: [0.5],
+    });
+    expect(artifacts.model.config.memberWeights).toEqual([0.125, 0.125, 0.25, 0.5]);
+    expect(artifacts.model.config.treeMember?.depth).toBe(4);
     const dataDir = tempDir();
     const registry = new ViralScoreRegistry(dataDir);
     expect(registry.save(artifacts)).toBe('v1');
@@ -99,7 +106,7 @@ describe('registry and scorer', () => {
     const loaded = registry.load('v1');
     expect(loaded.schema).toEqual(artifacts.schema);
     expect(loaded.model.stateDict()).toEqual(artifacts.model.stateDict());
-    expect(loaded.config.memberWeights).toEqual([0.25, 0.25, 0.5]);
+    expect(loaded.config.memberWeights).toEqual([0.125, 0.125, 0.25, 0.5]);
     expect(() => registry.load('v9')).toThrow(/no viralscore model "v9"/);
 
     const drafts = selectRows(data.matrix, [0, 1, 2, 3]);
