@@ -91,7 +91,7 @@ export interface FitOptions {
    */
   ridgeShareSlack?: number;
   /**
-   * Shares of the tree member in the estimator tried after the ridge member's (default [0, 0.25, 0.5]):
+   * Shares of the tree member in the estimator tried after the ridge member's (default [0, 0.25, 0.5, 0.75]):
    * the boosted-trees baseline (`fitBoostedTrees`, rounds stopped on validation) as a member whose logit
    * is blended in; the share whose blend has the best validation Spearman is kept (the larger on a tie).
    * Trees and networks err differently on engagement labels, so their blend ranks better than either on
@@ -183,7 +183,7 @@ export const defaultFitOptions = {
   smoothing: 3,
   ridgeShares: [0, 0.25, 0.5],
   ridgeShareSlack: 0,
-  treeShares: [0, 0.25, 0.5],
+  treeShares: [0, 0.25, 0.5, 0.75],
   fusionInit: 0,
   refit: true,
   ...defaultArchitecture,
