@@ -285,6 +285,38 @@ export class ViralScoreNet extends Module {
     return out;
   }
 
+  /** [B, 5] the cross-attention fusion's contribution to each head's pre-activation. */
+  private fusion(x: Tensor, present: Tensor): Tensor {
+    const { groupDims, dModel: d, heads } = this.config;
+    const g = groupDims.length;
+    const { bins } = this.config;
+    // Piece t of feature j: 0 below its lower edge, rising to 1 at its upper edge.
+    const z = mul(sub(reshape(x, [-1, this.inputWidth, 1]), this.binLower), this.binScale);
+    const pieces = reshape(sub(relu(z), relu(sub(z, 1))), [-1, this.inputWidth * bins]);
+    const encoded = gelu(add(matmul(pieces, mul(this.encoderWeight, this.encoderMask)), this.encoderBias));
+    const tokens = add(reshape(encoded, [-1, g, d]), this.groupEmbedding);
+    // Batch-shaped zeros derived from an input, so that a traced graph keeps the batch dim dynamic.
+    const zeroCol = mul(slice(present, 1, 0, 1), 0);
+    const nullTok = add(reshape(zeroCol, [-1, 1, 1]), reshape(this.nullToken, [1, 1, d]));
+    const all = this.tokenNorm.forward(concat([tokens, nullTok], 1));
+    const presentAll = concat([present, add(zeroCol, 1)], 1);
+    const mask = reshape(mul(sub(presentAll, 1), BLOCKED), [-1, 1, 1, g + 1]);
+    // Reductions keep their dims and reshape with -1: a dropped dim would be fixed at trace time.
+    const pooled = div(
+      sum(mul(all, reshape(presentAll, [-1, g + 1, 1])), { axes: [1], keepDims: true }),
+      sum(reshape(presentAll, [-1, g + 1, 1]), { axes: [1], keepDims: true }),
+    );
+    const queries = add(
+      reshape(this.queries, [1, subscoreNames.length, d]),
+      this.contextProj.forward(pooled),
+    );
+    const [k, v] = split(this.kvProj.forward(all), [d, d], 2) as [Tensor, Tensor];
+    const attended = attention(this.qProj.forward(queries), k, v, { heads, mask });
+    let h = this.norm1.forward(add(queries, this.outProj.forward(attended)));
+    h = this.norm2.forward(add(h, this.mlp.forward(h)));
+    return reshape(sum(mul(h, this.headWeight), { axes: [2], keepDims: true }), [-1, subscoreNames.length]);
+  }
+
   /**
    * [B, 1] the tree path: each tree's leaf reached by the row (design = seen features, then presence),
    * summed. Every node of every tree is compared at once (a Gather of the design's columns and one
@@ -314,7 +346,7 @@ export class ViralScoreNet extends Module {
    * [B, groups] (1 where the row has the group). Rows are independent of each other.
    */
   forward(x: Tensor, present: Tensor): ViralScoreOutput {
-    const { groupDims, dModel: d, heads } = this.config;
+    const { groupDims } = this.config;
     const g = groupDims.length;
     if (x.rank !== 2 || x.shape[1] !== this.inputWidth)
       throw new ValidationError(`features must be [rows, ${this.inputWidth}], got [${x.shape.join(', ')}]`);
@@ -322,41 +354,13 @@ export class ViralScoreNet extends Module {
       throw new ValidationError(
         `\`present\` must be [${x.shape[0]}, ${g}], got [${present.shape.join(', ')}]`,
       );
-    const { bins } = this.config;
-    // Piece t of feature j: 0 below its lower edge, rising to 1 at its upper edge.
-    const z = mul(sub(reshape(x, [-1, this.inputWidth, 1]), this.binLower), this.binScale);
-    const pieces = reshape(sub(relu(z), relu(sub(z, 1))), [-1, this.inputWidth * bins]);
-    const encoded = gelu(add(matmul(pieces, mul(this.encoderWeight, this.encoderMask)), this.encoderBias));
-    const tokens = add(reshape(encoded, [-1, g, d]), this.groupEmbedding);
-    // Batch-shaped zeros derived from an input, so that a traced graph keeps the batch dim dynamic.
-    const zeroCol = mul(slice(present, 1, 0, 1), 0);
-    const nullTok = add(reshape(zeroCol, [-1, 1, 1]), reshape(this.nullToken, [1, 1, d]));
-    const all = this.tokenNorm.forward(concat([tokens, nullTok], 1));
-    const presentAll = concat([present, add(zeroCol, 1)], 1);
-    const mask = reshape(mul(sub(presentAll, 1), BLOCKED), [-1, 1, 1, g + 1]);
-    // Reductions keep their dims and reshape with -1: a dropped dim would be fixed at trace time.
-    const pooled = div(
-      sum(mul(all, reshape(presentAll, [-1, g + 1, 1])), { axes: [1], keepDims: true }),
-      sum(reshape(presentAll, [-1, g + 1, 1]), { axes: [1], keepDims: true }),
-    );
-    const queries = add(
-      reshape(this.queries, [1, subscoreNames.length, d]),
-      this.contextProj.forward(pooled),
-    );
-    const [k, v] = split(this.kvProj.forward(all), [d, d], 2) as [Tensor, Tensor];
-    const attended = attention(this.qProj.forward(queries), k, v, { heads, mask });
-    let h = this.norm1.forward(add(queries, this.outProj.forward(attended)));
-    h = this.norm2.forward(add(h, this.mlp.forward(h)));
-    const raw = reshape(sum(mul(h, this.headWeight), { axes: [2], keepDims: true }), [
-      -1,
-      subscoreNames.length,
-    ]);
-    let pre = add(raw, this.headBias);
+    // The tree member's fusion is off (zero head weights, never trained), so it is not computed at all.
+    const raw = this.treeFeature === null ? this.fusion(x, present) : null;
     // Absent groups' values are zeroed first, so they cannot move the linear or the tree path either.
     const seen = mul(x, matmul(present, this.featureOfGroup));
+    let pre = raw === null ? add(this.treeSum(seen, present), this.headBias) : add(raw, this.headBias);
     if (this.linearWeight !== null) pre = add(pre, matmul(seen, this.linearWeight));
     if (this.presenceWeight !== null) pre = add(pre, matmul(present, this.presenceWeight));
-    if (this.treeFeature !== null) pre = add(pre, this.treeSum(seen, present));
     const subscores = sigmoid(pre);
     const contributions = mul(subscores, softplus(this.mixRaw));
     const logit = reshape(add(sum(contributions, { axes: [1], keepDims: true }), this.mixBias), [-1]);
