@@ -266,22 +266,14 @@ export function fitViralScoreModel(
   };
   const nets = fits.map((f) => f.net);
   let model = assemble(nets, null, 0);
-  const shares = options.ridgeShares ?? defaultFitOptions.ridgeShares;
-  for (const share of shares)
-    if (!(share >= 0 && share < 1))
-      throw new ValidationError(`\`ridgeShares\` must hold numbers in [0, 1), got ${share}`);
+  const shares = checkShares('ridgeShares', options.ridgeShares ?? defaultFitOptions.ridgeShares);
   nonNegative('ridgeShareSlack', options.ridgeShareSlack ?? defaultFitOptions.ridgeShareSlack);
-  const tried: { share: number; spearman: number }[] = [];
+  let tried: BlendSpearman[] = [];
   let ridgeShare = 0;
   let ridgeNet: ViralScoreNet | null = null;
   if (shares.some((share) => share > 0) && config.linear === true && config.presence === true) {
     const ridge = ridgeMember(config, rng.fork(), train, validation, ridgeStart);
-    const netLogits = predictLogits(model, validation.features);
-    const ridgeLogits = predictLogits(ridge, validation.features);
-    for (const share of [...new Set(shares)].sort((a, b) => a - b)) {
-      const blended = netLogits.map((z, i) => (1 - share) * z + share * ridgeLogits[i]);
-      tried.push({ share, spearman: spearman(blended, validation.labels) });
-    }
+    tried = blendSpearmans(model, ridge, shares, validation);
     const top = Math.max(...tried.map((t) => t.spearman));
     // The one-standard-error rule (Breiman et al., 1984; Hastie et al., ESL 7.10): among blends the
     // validation split cannot tell apart, keep the simplest, the one leaning most on ridge. The standard
@@ -298,11 +290,8 @@ export function fitViralScoreModel(
       model = assemble(nets, ridge, ridgeShare);
     }
   }
-  const treeShares = options.treeShares ?? defaultFitOptions.treeShares;
-  for (const share of treeShares)
-    if (!(share >= 0 && share < 1))
-      throw new ValidationError(`\`treeShares\` must hold numbers in [0, 1), got ${share}`);
-  const treeTried: { share: number; spearman: number }[] = [];
+  const treeShares = checkShares('treeShares', options.treeShares ?? defaultFitOptions.treeShares);
+  let treeTried: BlendSpearman[] = [];
   let treeShare = 0;
   let treeRounds = 0;
   let withoutTrees = model;
@@ -310,12 +299,7 @@ export function fitViralScoreModel(
     const boosted = fitBoostedTrees(train.features, train.labels, validation.features, validation.labels);
     treeRounds = boosted.rounds;
     const treeNet = treeMember(config, rng.fork(), boosted.complete(), meanOf(train.labels));
-    const modelLogits = predictLogits(model, validation.features);
-    const treeLogits = predictLogits(treeNet, validation.features);
-    for (const share of [...new Set(treeShares)].sort((a, b) => a - b)) {
-      const blended = modelLogits.map((z, i) => (1 - share) * z + share * treeLogits[i]);
-      treeTried.push({ share, spearman: spearman(blended, validation.labels) });
-    }
+    treeTried = blendSpearmans(model, treeNet, treeShares, validation);
     const top = Math.max(...treeTried.map((t) => t.spearman));
     const kept = treeTried.filter((t) => t.spearman >= top).pop();
     if (kept !== undefined && kept.share > 0) {
@@ -371,6 +355,39 @@ export function fitViralScoreModel(
     validationPredictions,
     refitted,
   };
+}
+
+/** The validation Spearman of a blend at one share of its added member. */
+interface BlendSpearman {
+  share: number;
+  spearman: number;
+}
+
+/** The validation Spearman of (1 - share)·model's logit + share·member's logit at each share, ascending. */
+function blendSpearmans(
+  model: ViralScoreModel,
+  member: ViralScoreNet,
+  shares: readonly number[],
+  validation: FitRows,
+): BlendSpearman[] {
+  const base = predictLogits(model, validation.features);
+  const added = predictLogits(member, validation.features);
+  return [...new Set(shares)]
+    .sort((a, b) => a - b)
+    .map((share) => ({
+      share,
+      spearman: spearman(
+        base.map((z, i) => (1 - share) * z + share * added[i]),
+        validation.labels,
+      ),
+    }));
+}
+
+function checkShares(name: string, shares: readonly number[]): readonly number[] {
+  for (const share of shares)
+    if (!(share >= 0 && share < 1))
+      throw new ValidationError(`\`${name}\` must hold numbers in [0, 1), got ${share}`);
+  return shares;
 }
 
 /** The rows of `a` followed by the rows of `b`. */
