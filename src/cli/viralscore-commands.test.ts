@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, expect, it, vi } from 'vitest';
 import { ingestFile, Lake } from '../lake/index.js';
-import { openViralScorer, scorePosts } from '../viralscore/index.js';
+import { openViralScorer, scorePosts, ViralScoreRegistry } from '../viralscore/index.js';
 import { addViralScoreCommands, formatEvaluation } from './viralscore-commands.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-cli-viralscore-'));
@@ -47,6 +47,13 @@ it('trains on a small lake, lists the version and scores a draft with its breakd
   };
   expect(trained.version).toBe('v1');
   expect(await run(['viralscore', 'list'])).toMatch(/^\* v1 /);
+  // --no-tree-member leaves the trees out; the default lets the validation split choose.
+  await run(['viralscore', 'train', '--epochs', '2', '--members', '2', '--no-tree-member', '--json']);
+  const registry = new ViralScoreRegistry(dir);
+  expect(registry.load('v2').config.treeMember).toBeUndefined();
+  expect(registry.load('v2').training.options).toMatchObject({ treeShares: [0] });
+  expect(registry.load('v1').training.options).toMatchObject({ treeShares: [0, 0.25, 0.5, 0.75] });
+  registry.activate('v1');
   const scored = JSON.parse(
     await run([
       'score',

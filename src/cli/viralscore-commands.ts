@@ -95,6 +95,11 @@ export function addViralScoreCommands(program: Command): void {
   const vs = program
     .command('viralscore')
     .description('the ViralScore estimator: train, evaluate, list versions');
+  const treeMemberOption = () =>
+    new Option(
+      '--no-tree-member',
+      'leave the boosted-trees member out of the estimator (the networks and the ridge member alone)',
+    );
   const splitOption = () =>
     new Option('--split <kind>', 'held-out rows: the newest posts, or whole creators')
       .choices(['time', 'creator'])
@@ -108,10 +113,18 @@ export function addViralScoreCommands(program: Command): void {
     .option('--seed <n>', 'random seed', positiveInt('--seed'), 42)
     .option('--epochs <n>', 'most epochs', positiveInt('--epochs'))
     .option('--members <n>', 'networks trained for the estimator (default 8)', positiveInt('--members'))
+    .addOption(treeMemberOption())
     .option('--json', 'print one JSON object')
     .action(
       async (
-        opts: { split: SplitKind; seed: number; epochs?: number; members?: number; json?: boolean },
+        opts: {
+          split: SplitKind;
+          seed: number;
+          epochs?: number;
+          members?: number;
+          treeMember: boolean;
+          json?: boolean;
+        },
         command: Command,
       ) => {
         const dir = dataDirOf(command);
@@ -123,6 +136,7 @@ export function addViralScoreCommands(program: Command): void {
             progress: terminalProgress(),
             ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }),
             ...(opts.members === undefined ? {} : { members: opts.members }),
+            ...(opts.treeMember ? {} : { treeShares: [0] }),
           });
         });
         const summary = {
@@ -146,10 +160,11 @@ export function addViralScoreCommands(program: Command): void {
     .addOption(splitOption())
     .option('--seed <n>', 'random seed', positiveInt('--seed'), 42)
     .option('--no-ablation', 'skip retraining without each feature group')
+    .addOption(treeMemberOption())
     .option('--json', 'print one JSON object')
     .action(
       async (
-        opts: { split: SplitKind; seed: number; ablation: boolean; json?: boolean },
+        opts: { split: SplitKind; seed: number; ablation: boolean; treeMember: boolean; json?: boolean },
         command: Command,
       ) => {
         const report = await withLake(dataDirOf(command), async (lake) => {
@@ -158,6 +173,7 @@ export function addViralScoreCommands(program: Command): void {
             split: opts.split,
             seed: opts.seed,
             ablation: opts.ablation,
+            ...(opts.treeMember ? {} : { treeShares: [0] }),
             progress: terminalProgress(),
           });
         });
