@@ -49,7 +49,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     config.contextLength === rule.contextLength &&
     config.dModel === rule.dModel &&
     config.nLayers === rule.nLayers &&
-    config.nHeads === rule.nHeads;
+    config.nHeads === rule.nHeads &&
+    config.directOrder === (rule.directOrder ?? 0);
   const g = await openGenerator(lake, dir, { rad: true });
   try {
     const prompts = ['How to', 'Wait for it', 'My first', 'Why nobody talks about'];

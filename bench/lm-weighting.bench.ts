@@ -72,7 +72,12 @@ const MODELS: Record<
   { config: Partial<LmConfig>; batchSize: number; lr: number; newTokens: number }
 > = {
   // `tkllm lm demo`'s configuration: the byte vocabulary (corpus rule), width 64, 2 blocks, dropout 0.2.
-  small: { config: { dModel: 64, nLayers: 2, dropout: 0.2 }, batchSize: 16, lr: 5e-3, newTokens: 80 },
+  small: {
+    config: { dModel: 64, nLayers: 2, dropout: 0.2, directOrder: 0 },
+    batchSize: 16,
+    lr: 5e-3,
+    newTokens: 80,
+  },
   default: { config: { ...DEFAULT_LM_CONFIG }, batchSize: 32, lr: 3e-3, newTokens: 40 },
 };
 

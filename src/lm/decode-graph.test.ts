@@ -16,9 +16,14 @@ function rows(full: Tensor, t: number, length: number): number[] {
   return out;
 }
 
-describe('GraphDecoder', () => {
-  const model = new LmModel(config, { seed: 5 });
+describe.each([
+  { name: 'GraphDecoder', extra: {} },
+  { name: 'GraphDecoder with direct connections of order 5', extra: { directOrder: 5, directBuckets: 11 } },
+])('$name', ({ extra }) => {
+  const model = new LmModel({ ...config, ...extra }, { seed: 5 });
   model.eval();
+  const direct = model.direct?.weight.data ?? new Float32Array(0);
+  for (let i = 0; i < direct.length; i++) direct[i] = Math.cos(i * 7.31) * 0.5;
   const tokens = ids([1, 5, 9, 2, 7, 3, 1, 8, 8, 4, 6, 0], [2, 6]);
   const styles = ids([1, 2], [2]);
 

@@ -19,7 +19,8 @@ import type { KvCache, LmModel } from './model.js';
  * each with onnxruntime's per-run overhead, and the cache grows by `concat` (a copy of every past key
  * per layer per step); here a step is one session run.
  *
- * Graph inputs: the new tokens [B, 1], styles [B], the position [1], each layer's past keys and values
+ * Graph inputs: the new tokens [B, 1], styles [B], the position [1], the direct connections' context
+ * rows [B, 1] beyond the last token (`LmModel.directContexts`, none without them), each layer's past keys and values
  * time-major [L, B, C], then every model parameter. Time-major because the first L positions of a
  * buffer preallocated for the whole context are then one contiguous prefix, fed without a copy.
  * Parameters are inputs rather than folded-in constants so that the graph never goes stale when the
@@ -36,6 +37,9 @@ function traceStep(model: LmModel, batch: number): GraphSession {
     new Tensor(new Int32Array(batch), [batch], 'int32'),
     new Tensor(Int32Array.of(past), [1], 'int32'),
   ];
+  const contextCount = Math.max(0, model.config.directOrder - 2);
+  const contextNames = Array.from({ length: contextCount }, (_, n) => `context${n + 2}`);
+  for (let n = 0; n < contextCount; n++) example.push(new Tensor(new Int32Array(batch), [batch, 1], 'int32'));
   const cacheNames: string[] = [];
   for (let i = 0; i < layers; i++) {
     for (const kind of ['k', 'v']) {
@@ -43,7 +47,15 @@ function traceStep(model: LmModel, batch: number): GraphSession {
       cacheNames.push(`past_${kind}${i}`);
     }
   }
-  const inputNames = ['tokens', 'styles', 'position', ...cacheNames, ...params.map((_, i) => `w${i}`)];
+  const inputNames = [
+    'tokens',
+    'styles',
+    'position',
+    ...contextNames,
+    ...cacheNames,
+    ...params.map((_, i) => `w${i}`),
+  ];
+  const cacheAt = 3 + contextCount;
   const outputNames = ['logits'];
   for (let i = 0; i < layers; i++) outputNames.push(`new_k${i}`, `new_v${i}`);
   const fn = (...inputs: Tensor<DType>[]): Tensor<DType>[] => {
@@ -56,15 +68,16 @@ function traceStep(model: LmModel, batch: number): GraphSession {
     model.blocks.items.forEach((block, i) => {
       const qkv = block.attn.inProj.forward(block.ln1.forward(x));
       const [q, k, v] = split(qkv, [c, c, c], 2) as [Tensor, Tensor, Tensor];
-      const keys = concat([transpose(inputs[3 + 2 * i] as Tensor, [1, 0, 2]), k], 1);
-      const values = concat([transpose(inputs[4 + 2 * i] as Tensor, [1, 0, 2]), v], 1);
+      const keys = concat([transpose(inputs[cacheAt + 2 * i] as Tensor, [1, 0, 2]), k], 1);
+      const values = concat([transpose(inputs[cacheAt + 1 + 2 * i] as Tensor, [1, 0, 2]), v], 1);
       // The query is the last key position: the causal mask's diagonal follows from the shapes.
       const a = attention(q, keys, values, { heads: nHeads, causal: true });
       x = add(x, block.attn.proj.forward(a));
       x = add(x, block.mlp.forward(block.ln2.forward(x)));
       outs.push(k, v);
     });
-    return [model.head.forward(model.lnF.forward(x)), ...outs];
+    const contexts = [tokens, ...(inputs.slice(3, cacheAt) as Tensor<'int32'>[])];
+    return [model.logitsOf(model.lnF.forward(x), contexts), ...outs];
   };
   const traced = noGrad(() =>
     trace(fn, [...example, ...params], {
@@ -74,6 +87,7 @@ function traceStep(model: LmModel, batch: number): GraphSession {
         tokens: [batch, 1],
         styles: [batch],
         position: [1],
+        ...Object.fromEntries(contextNames.map((n) => [n, [batch, 1]])),
         ...Object.fromEntries(cacheNames.map((n) => [n, ['past', batch, c]])),
       },
     }),
@@ -113,6 +127,8 @@ export class GraphDecoder {
   private readonly session: GraphSession;
   private readonly keys: Float32Array[];
   private readonly values: Float32Array[];
+  /** Tokens so far, [B, contextLength] row by row, for the direct connections' contexts. */
+  private readonly history: Int32Array;
   private styles: Tensor<'int32'> | null = null;
 
   constructor(
@@ -123,6 +139,7 @@ export class GraphDecoder {
     const size = model.config.contextLength * batch * model.config.dModel;
     this.keys = Array.from({ length: model.config.nLayers }, () => new Float32Array(size));
     this.values = Array.from({ length: model.config.nLayers }, () => new Float32Array(size));
+    this.history = new Int32Array(batch * model.config.contextLength);
   }
 
   /** Logits [B, T, V] of the prompt `tokens` [B, T]; fills the cache with its keys and values. */
@@ -134,6 +151,8 @@ export class GraphDecoder {
       toTimeMajor(cache.keys[i]!.data, this.keys[i], this.batch, t, this.model.config.dModel, 0);
       toTimeMajor(cache.values[i]!.data, this.values[i], this.batch, t, this.model.config.dModel, 0);
     }
+    const ctx = this.model.config.contextLength;
+    for (let i = 0; i < this.batch; i++) this.history.set(tokens.data.subarray(i * t, (i + 1) * t), i * ctx);
     this.length = t;
     this.styles = styles;
     return logits;
@@ -149,10 +168,13 @@ export class GraphDecoder {
       );
     const b = this.batch;
     const l = this.length;
+    for (let i = 0; i < b; i++) this.history[i * contextLength + l] = tokens[i];
     const inputs: Tensor<DType>[] = [
       new Tensor(tokens, [b, 1], 'int32'),
       this.styles,
       new Tensor(Int32Array.of(l), [1], 'int32'),
+      // The first context row is the token itself, already an input.
+      ...this.model.directContexts(this.history, b, contextLength, l, l + 1).slice(1),
     ];
     for (let i = 0; i < nLayers; i++) {
       inputs.push(new Tensor(this.keys[i].subarray(0, l * b * c), [l, b, c], 'float32'));

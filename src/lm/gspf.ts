@@ -37,7 +37,7 @@ export interface LayerScore {
 
 /**
  * The layers of a TKLLM model as GSPF sees them: the embeddings (token, position, style), each
- * transformer block, and the output (final norm, LM head, virality head).
+ * transformer block, and the output (final norm, LM head, direct connections, virality head).
  */
 export function layerGroups(model: LmModel): LayerGroup[] {
   const groups: LayerGroup[] = [
@@ -49,7 +49,12 @@ export function layerGroups(model: LmModel): LayerGroup[] {
   model.blocks.items.forEach((block, i) => groups.push({ name: `block.${i}`, params: block.parameters() }));
   groups.push({
     name: 'head',
-    params: [...model.lnF.parameters(), ...model.head.parameters(), ...(model.virality?.parameters() ?? [])],
+    params: [
+      ...model.lnF.parameters(),
+      ...model.head.parameters(),
+      ...(model.direct?.parameters() ?? []),
+      ...(model.virality?.parameters() ?? []),
+    ],
   });
   return groups;
 }

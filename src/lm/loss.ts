@@ -22,7 +22,7 @@ export interface BatchLoss {
 export function batchLoss(model: LmModel, batch: LmBatch, mu: number): BatchLoss {
   const [b, t] = batch.tokens.shape;
   const hidden = model.hidden(batch.tokens, batch.styles);
-  const logits = model.head.forward(hidden);
+  const logits = model.logits(hidden, batch.tokens);
   const ce = crossEntropy(logits, batch.targets);
   const positionWeights = new Float32Array(b * t);
   let ceSum = 0;

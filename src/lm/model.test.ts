@@ -13,8 +13,19 @@ function ids(values: number[], shape: number[]): Tensor<'int32'> {
   return new Tensor(Int32Array.from(values), shape, 'int32');
 }
 
-describe('LmModel', () => {
-  const model = new LmModel(config, { seed: 3 });
+/** Direct-connection rows away from their zero start, so that the tests see them. */
+function randomiseDirect(model: LmModel): LmModel {
+  const rows = model.direct?.weight.data ?? new Float32Array(0);
+  for (let i = 0; i < rows.length; i++) rows[i] = Math.sin(i * 12.9898) * 0.5;
+  return model;
+}
+
+describe.each([
+  { name: 'LmModel', extra: {} },
+  // Few buckets, so that hashed contexts collide as they will in real tables.
+  { name: 'LmModel with direct connections of order 4', extra: { directOrder: 4, directBuckets: 7 } },
+])('$name', ({ extra }) => {
+  const model = randomiseDirect(new LmModel({ ...config, ...extra }, { seed: 3 }));
   const tokens = ids([1, 5, 9, 2, 7, 3, 1, 8, 8, 4, 6, 0], [2, 6]);
   const styles = ids([1, 2], [2]);
 
@@ -61,5 +72,35 @@ describe('LmModel', () => {
     );
     expect(() => model.forward(ids([1], [1, 1]), ids([3], [1]))).toThrow(/style row 3/);
     expect(() => new LmModel({ ...config, dModel: 15 })).toThrow(/multiple of `nHeads`/);
+    expect(() => new LmModel({ ...config, directOrder: 1 })).toThrow(/`directOrder` must be 0 or/);
+    expect(() => new LmModel({ ...config, directOrder: 3, directBuckets: 0 })).toThrow(/`directBuckets`/);
+  });
+});
+
+describe('direct connections', () => {
+  it('start at zero: the same predictions as the model without them, whose weights they leave unchanged', () => {
+    const plain = new LmModel(config, { seed: 3 });
+    const direct = new LmModel({ ...config, directOrder: 5 }, { seed: 3 });
+    const tokens = ids([1, 5, 9, 2, 7, 3], [1, 6]);
+    const a = noGrad(() => plain.forward(tokens, ids([1], [1])));
+    const b = noGrad(() => direct.forward(tokens, ids([1], [1])));
+    expect(Array.from(b.data)).toEqual(Array.from(a.data));
+  });
+
+  it('make a prediction depend on the tokens before the last through their own rows', () => {
+    const model = randomiseDirect(new LmModel({ ...config, nLayers: 1, directOrder: 3 }, { seed: 3 }));
+    // Zero the transformer's head: the logits are then the direct rows alone.
+    model.head.weight.data.fill(0);
+    const a = noGrad(() => model.forward(ids([4, 9], [1, 2]), ids([0], [1])));
+    const b = noGrad(() => model.forward(ids([6, 9], [1, 2]), ids([0], [1])));
+    const last = (t: Tensor) => Array.from(t.data.slice(40, 80));
+    const row9 = Array.from(model.direct!.weight.data.slice(9 * 40, 10 * 40));
+    expect(last(a)).not.toEqual(last(b));
+    // Each is the last token's row plus one hashed row of the pair (4, 9) or (6, 9).
+    expect(
+      last(a)
+        .map((x, i) => x - row9[i])
+        .some((x) => x !== 0),
+    ).toBe(true);
   });
 });

@@ -25,7 +25,19 @@ export interface LmConfig {
   viralityHead?: boolean;
   /** Dropout on embeddings and residual branches in training mode (default 0). */
   dropout?: number;
+  /**
+   * Direct connections (Mikolov's RNNME): learned next-token logits for each context of the last 1 to
+   * `directOrder` - 1 tokens, added to the head's, so that a narrow model still has full-rank n-gram
+   * statistics (0 = none, else 2 to 8; default 0). The last token has its own row; longer contexts are
+   * hashed into `directBuckets` rows.
+   */
+  directOrder?: number;
+  /** Hashed context rows of the direct connections (default 4096; unused when `directOrder` is 0). */
+  directBuckets?: number;
 }
+
+/** The longest n-gram the direct connections take (contexts of up to 7 tokens). */
+export const MAX_DIRECT_ORDER = 8;
 
 /** The architecture name written in `config.json`. */
 export const LM_ARCHITECTURE = 'tkllm';
@@ -41,8 +53,19 @@ export function resolveLmConfig(config: LmConfig): Required<LmConfig> {
     styleCount: config.styleCount ?? 1,
     viralityHead: config.viralityHead ?? false,
     dropout: config.dropout ?? 0,
+    directOrder: config.directOrder ?? 0,
+    directBuckets: config.directBuckets ?? 4096,
   };
-  for (const key of ['vocabSize', 'dModel', 'nLayers', 'nHeads', 'contextLength', 'styleCount'] as const) {
+  const positive = [
+    'vocabSize',
+    'dModel',
+    'nLayers',
+    'nHeads',
+    'contextLength',
+    'styleCount',
+    'directBuckets',
+  ] as const;
+  for (const key of positive) {
     const value = resolved[key];
     if (!Number.isInteger(value) || value <= 0)
       throw new ConfigError(`LM config \`${key}\` must be a positive integer, got ${String(value)}`);
@@ -50,6 +73,11 @@ export function resolveLmConfig(config: LmConfig): Required<LmConfig> {
   if (resolved.dModel % resolved.nHeads !== 0)
     throw new ConfigError(
       `LM config \`dModel\` (${resolved.dModel}) must be a multiple of \`nHeads\` (${resolved.nHeads})`,
+    );
+  const order = resolved.directOrder;
+  if (!(order === 0 || (Number.isInteger(order) && order >= 2 && order <= MAX_DIRECT_ORDER)))
+    throw new ConfigError(
+      `LM config \`directOrder\` must be 0 or an integer from 2 to ${MAX_DIRECT_ORDER}, got ${String(order)}`,
     );
   if (!(resolved.dropout >= 0 && resolved.dropout < 1))
     throw new ConfigError(`LM config \`dropout\` must be in [0, 1), got ${resolved.dropout}`);
@@ -65,6 +93,8 @@ export class KvCache {
   readonly values: (Tensor | null)[];
   /** Positions held so far. */
   length = 0;
+  /** Tokens held so far, [B, length] row by row: the direct connections' contexts reach back into them. */
+  tokens: Int32Array = new Int32Array(0);
 
   constructor(layers: number) {
     this.keys = new Array<Tensor | null>(layers).fill(null);
@@ -89,6 +119,8 @@ export class LmModel extends Module {
   readonly lnF: LayerNorm;
   readonly head: Linear;
   readonly virality: Linear | null;
+  /** Direct connections' logits, [vocabSize + directBuckets, vocabSize]; null when `directOrder` is 0. */
+  readonly direct: Embedding | null;
   private readonly rng: Random;
 
   constructor(config: LmConfig, options: { seed?: number } = {}) {
@@ -108,6 +140,62 @@ export class LmModel extends Module {
       ? this.registerModule('virality', new Linear(dModel, 1, { rng }))
       : null;
     this.rng = rng.fork();
+    this.direct = null;
+    if (this.config.directOrder > 0) {
+      // Zero rows: training starts from the transformer's own predictions, and the other weights are the
+      // same as without direct connections (this table draws nothing from `rng`).
+      const rows = vocabSize + this.config.directBuckets;
+      this.direct = this.registerModule('direct', new Embedding(rows, vocabSize, { rng: new Random(0) }));
+      this.direct.weight.data.fill(0);
+    }
+  }
+
+  /**
+   * The direct connections' context rows for positions `from`..`to`-1 of B token sequences stored row by
+   * row with `stride` tokens a row: one [B, to - from] tensor per context length (1 to directOrder - 1);
+   * none without direct connections.
+   */
+  directContexts(
+    sequences: Int32Array,
+    b: number,
+    stride: number,
+    from: number,
+    to: number,
+  ): Tensor<'int32'>[] {
+    const { directOrder, vocabSize, directBuckets } = this.config;
+    const t = to - from;
+    const contexts: Tensor<'int32'>[] = [];
+    for (let n = 1; n < directOrder; n++) {
+      const rows = new Int32Array(b * t);
+      for (let i = 0; i < b; i++)
+        for (let j = 0; j < t; j++) {
+          const at = i * stride + from + j;
+          if (n === 1) {
+            rows[i * t + j] = sequences[at];
+            continue;
+          }
+          let h = Math.imul(n, 0x27d4eb2f);
+          // Positions before the sequence's start hash as -1, so that short contexts stay distinct.
+          for (let m = 0; m < n; m++)
+            h = mix32(h ^ Math.imul((from + j - m >= 0 ? sequences[at - m] : -1) + 2, 0x9e3779b1));
+          rows[i * t + j] = vocabSize + (h % directBuckets);
+        }
+      contexts.push(new Tensor(rows, [b, t], 'int32'));
+    }
+    return contexts;
+  }
+
+  /** Next-token logits from final hidden states and their direct-connection contexts (`directContexts`). */
+  logitsOf(hidden: Tensor, contexts: readonly Tensor<'int32'>[]): Tensor {
+    let logits = this.head.forward(hidden);
+    if (this.direct !== null) for (const rows of contexts) logits = add(logits, this.direct.forward(rows));
+    return logits;
+  }
+
+  /** Next-token logits for hidden states [B, T, C] of whole sequences `tokens` [B, T]. */
+  logits(hidden: Tensor, tokens: Tensor<'int32'>): Tensor {
+    const [b, t] = tokens.shape;
+    return this.logitsOf(hidden, this.directContexts(tokens.data, b, t, 0, t));
   }
 
   /** Final hidden states [B, T, dModel] for `tokens` [B, T] and `styles` [B] (style rows). */
@@ -121,7 +209,7 @@ export class LmModel extends Module {
 
   /** Next-token logits [B, T, vocabSize]. */
   forward(tokens: Tensor<'int32'>, styles: Tensor<'int32'>): Tensor {
-    return this.head.forward(this.hidden(tokens, styles));
+    return this.logits(this.hidden(tokens, styles), tokens);
   }
 
   /**
@@ -164,8 +252,19 @@ export class LmModel extends Module {
       x = add(x, block.attn.proj.forward(a));
       x = add(x, block.mlp.forward(block.ln2.forward(x)));
     });
-    cache.length = offset + tokens.shape[1];
-    return this.head.forward(this.lnF.forward(x));
+    const [b, t] = tokens.shape;
+    cache.length = offset + t;
+    if (this.direct === null) return this.head.forward(this.lnF.forward(x));
+    const history = new Int32Array(b * (offset + t));
+    for (let i = 0; i < b; i++) {
+      history.set(cache.tokens.subarray(i * offset, (i + 1) * offset), i * (offset + t));
+      history.set(tokens.data.subarray(i * t, (i + 1) * t), i * (offset + t) + offset);
+    }
+    cache.tokens = history;
+    return this.logitsOf(
+      this.lnF.forward(x),
+      this.directContexts(history, b, offset + t, offset, offset + t),
+    );
   }
 
   /** An empty key/value cache for this model. */
@@ -216,4 +315,11 @@ export class LmModel extends Module {
       if (!(s >= 0 && s < this.config.styleCount))
         throw new ValidationError(`style row ${s} is outside [0, ${this.config.styleCount})`);
   }
+}
+
+/** Murmur3's 32-bit finaliser: every input bit moves every output bit, so any residue makes a bucket. */
+function mix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
