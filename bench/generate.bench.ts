@@ -112,7 +112,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       maxNewTokens: plain[0].r.settings.maxNewTokens,
       model:
         `${config.nLayers} layers, width ${config.dModel}, ${config.nHeads} heads, context ${config.contextLength}, ` +
-        `vocabulary ${config.vocabSize}, ${trainedSteps} training steps` +
+        `vocabulary ${config.vocabSize}, ` +
+        (config.directOrder > 0 ? `direct connections of order ${config.directOrder}, ` : '') +
+        `${trainedSteps} training steps` +
         (asLmTrain
           ? " (tkllm lm train's architecture and corpus rule for this lake)"
           : ' (NOT the lm train default)'),
