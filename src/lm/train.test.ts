@@ -33,6 +33,8 @@ const samples = encodeSamples(
   texts.map((text, i) => ({ text, style: i % 2, viralScore: i / 4 })),
   tiny.contextLength,
 );
+/** With direct connections, so that their table is checkpointed, restored and frozen with the rest. */
+const tinyDirect = { ...tiny, directOrder: 3, directBuckets: 64 };
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-lm-train-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -61,17 +63,17 @@ describe('trainLm', () => {
 
   it('resumes from the latest checkpoint at the same step, with the same weights as an unbroken run', () => {
     const options = { steps: 8, batchSize: 2, lr: 5e-3, checkpointEvery: 2, seed: 4 };
-    const unbroken = new LmModel(tiny, { seed: 2 });
+    const unbroken = new LmModel(tinyDirect, { seed: 2 });
     trainLm(unbroken, samples, options);
 
     const checkpointDir = join(dir, 'resume');
-    const first = new LmModel(tiny, { seed: 2 });
+    const first = new LmModel(tinyDirect, { seed: 2 });
     const stopped = trainLm(first, samples, { ...options, checkpointDir, onStep: (log) => log.step === 5 });
     expect(stopped.stopped).toBe(true);
     expect(existsSync(join(checkpointDir, 'latest.json'))).toBe(true);
 
     // A fresh process would build a fresh model: the checkpoint restores weights and moments.
-    const second = new LmModel(tiny, { seed: 99 });
+    const second = new LmModel(tinyDirect, { seed: 99 });
     const resumed = trainLm(second, samples, { ...options, checkpointDir });
     expect(resumed.resumedFrom).toBe(5);
     expect(resumed.history[0].step).toBe(6);
@@ -82,7 +84,7 @@ describe('trainLm', () => {
   });
 
   it('keeps the exact weights of the layers GSPF freezes and gives them no gradient and no optimiser state', () => {
-    const model = new LmModel(tiny, { seed: 5 });
+    const model = new LmModel(tinyDirect, { seed: 5 });
     const groups = layerGroups(model);
     const before = new Map(model.parameters().map((p) => [p, Float32Array.from(p.data)]));
     const seen = new Set<string>();
