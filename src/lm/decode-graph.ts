@@ -20,7 +20,7 @@ import type { KvCache, LmModel } from './model.js';
  * per layer per step); here a step is one session run.
  *
  * Graph inputs: the new tokens [B, 1], styles [B], the position [1], the direct connections' context
- * rows [B, 1] beyond the last token (`LmModel.directContexts`, none without them), each layer's past keys and values
+ * rows [B, 1, directOrder - 1] (`LmModel.directContexts`; absent without them), each layer's past keys and values
  * time-major [L, B, C], then every model parameter. Time-major because the first L positions of a
  * buffer preallocated for the whole context are then one contiguous prefix, fed without a copy.
  * Parameters are inputs rather than folded-in constants so that the graph never goes stale when the
@@ -37,9 +37,9 @@ function traceStep(model: LmModel, batch: number): GraphSession {
     new Tensor(new Int32Array(batch), [batch], 'int32'),
     new Tensor(Int32Array.of(past), [1], 'int32'),
   ];
-  const contextCount = Math.max(0, model.config.directOrder - 2);
-  const contextNames = Array.from({ length: contextCount }, (_, n) => `context${n + 2}`);
-  for (let n = 0; n < contextCount; n++) example.push(new Tensor(new Int32Array(batch), [batch, 1], 'int32'));
+  const k = model.config.directOrder - 1;
+  const contextNames = k > 0 ? ['contexts'] : [];
+  if (k > 0) example.push(new Tensor(new Int32Array(batch * k), [batch, 1, k], 'int32'));
   const cacheNames: string[] = [];
   for (let i = 0; i < layers; i++) {
     for (const kind of ['k', 'v']) {
@@ -55,7 +55,7 @@ function traceStep(model: LmModel, batch: number): GraphSession {
     ...cacheNames,
     ...params.map((_, i) => `w${i}`),
   ];
-  const cacheAt = 3 + contextCount;
+  const cacheAt = 3 + contextNames.length;
   const outputNames = ['logits'];
   for (let i = 0; i < layers; i++) outputNames.push(`new_k${i}`, `new_v${i}`);
   const fn = (...inputs: Tensor<DType>[]): Tensor<DType>[] => {
@@ -76,7 +76,7 @@ function traceStep(model: LmModel, batch: number): GraphSession {
       x = add(x, block.mlp.forward(block.ln2.forward(x)));
       outs.push(k, v);
     });
-    const contexts = [tokens, ...(inputs.slice(3, cacheAt) as Tensor<'int32'>[])];
+    const contexts = k > 0 ? (inputs[3] as Tensor<'int32'>) : null;
     return [model.logitsOf(model.lnF.forward(x), contexts), ...outs];
   };
   const traced = noGrad(() =>
@@ -87,7 +87,7 @@ function traceStep(model: LmModel, batch: number): GraphSession {
         tokens: [batch, 1],
         styles: [batch],
         position: [1],
-        ...Object.fromEntries(contextNames.map((n) => [n, [batch, 1]])),
+        ...Object.fromEntries(contextNames.map((n) => [n, [batch, 1, k]])),
         ...Object.fromEntries(cacheNames.map((n) => [n, ['past', batch, c]])),
       },
     }),
@@ -169,12 +169,12 @@ export class GraphDecoder {
     const b = this.batch;
     const l = this.length;
     for (let i = 0; i < b; i++) this.history[i * contextLength + l] = tokens[i];
+    const contexts = this.model.directContexts(this.history, b, contextLength, l, l + 1);
     const inputs: Tensor<DType>[] = [
       new Tensor(tokens, [b, 1], 'int32'),
       this.styles,
       new Tensor(Int32Array.of(l), [1], 'int32'),
-      // The first context row is the token itself, already an input.
-      ...this.model.directContexts(this.history, b, contextLength, l, l + 1).slice(1),
+      ...(contexts === null ? [] : [contexts]),
     ];
     for (let i = 0; i < nLayers; i++) {
       inputs.push(new Tensor(this.keys[i].subarray(0, l * b * c), [l, b, c], 'float32'));

@@ -10,7 +10,18 @@ import {
   readConfig,
   saveWeights,
 } from '../nn/index.js';
-import { Tensor, add, attention, concat, dropout, matmul, reshape, sigmoid, split } from '../tensor/index.js';
+import {
+  Tensor,
+  add,
+  attention,
+  concat,
+  dropout,
+  matmul,
+  reshape,
+  sigmoid,
+  split,
+  sum,
+} from '../tensor/index.js';
 
 /** The architecture of a TKLLM model, as data: saved beside the weights and enough to rebuild it. */
 export interface LmConfig {
@@ -152,8 +163,8 @@ export class LmModel extends Module {
 
   /**
    * The direct connections' context rows for positions `from`..`to`-1 of B token sequences stored row by
-   * row with `stride` tokens a row: one [B, to - from] tensor per context length (1 to directOrder - 1);
-   * none without direct connections.
+   * row with `stride` tokens a row: [B, to - from, directOrder - 1], the last token's own row first, then
+   * the hashed rows of the last 2, 3, ... tokens; null without direct connections.
    */
   directContexts(
     sequences: Int32Array,
@@ -161,35 +172,35 @@ export class LmModel extends Module {
     stride: number,
     from: number,
     to: number,
-  ): Tensor<'int32'>[] {
+  ): Tensor<'int32'> | null {
     const { directOrder, vocabSize, directBuckets } = this.config;
+    if (directOrder === 0) return null;
     const t = to - from;
-    const contexts: Tensor<'int32'>[] = [];
-    for (let n = 1; n < directOrder; n++) {
-      const rows = new Int32Array(b * t);
-      for (let i = 0; i < b; i++)
-        for (let j = 0; j < t; j++) {
-          const at = i * stride + from + j;
-          if (n === 1) {
-            rows[i * t + j] = sequences[at];
-            continue;
-          }
+    const k = directOrder - 1;
+    const rows = new Int32Array(b * t * k);
+    for (let i = 0; i < b; i++)
+      for (let j = 0; j < t; j++) {
+        const at = i * stride + from + j;
+        const out = (i * t + j) * k;
+        rows[out] = sequences[at];
+        for (let n = 2; n <= k; n++) {
           let h = Math.imul(n, 0x27d4eb2f);
           // Positions before the sequence's start hash as -1, so that short contexts stay distinct.
           for (let m = 0; m < n; m++)
             h = mix32(h ^ Math.imul((from + j - m >= 0 ? sequences[at - m] : -1) + 2, 0x9e3779b1));
-          rows[i * t + j] = vocabSize + (h % directBuckets);
+          rows[out + n - 1] = vocabSize + (h % directBuckets);
         }
-      contexts.push(new Tensor(rows, [b, t], 'int32'));
-    }
-    return contexts;
+      }
+    return new Tensor(rows, [b, t, k], 'int32');
   }
 
   /** Next-token logits from final hidden states and their direct-connection contexts (`directContexts`). */
-  logitsOf(hidden: Tensor, contexts: readonly Tensor<'int32'>[]): Tensor {
-    let logits = this.head.forward(hidden);
-    if (this.direct !== null) for (const rows of contexts) logits = add(logits, this.direct.forward(rows));
-    return logits;
+  logitsOf(hidden: Tensor, contexts: Tensor<'int32'> | null): Tensor {
+    const logits = this.head.forward(hidden);
+    if (this.direct === null || contexts === null) return logits;
+    // One gather of all K context rows and a sum over them: the table's gradient is then one scatter into
+    // a table-sized buffer per step, not one per context length.
+    return add(logits, sum(this.direct.forward(contexts), { axes: [2] }));
   }
 
   /** Next-token logits for hidden states [B, T, C] of whole sequences `tokens` [B, T]. */
