@@ -1,3 +1,5 @@
+import { mix32 } from './hash.js';
+
 /**
  * A seeded pseudo-random generator (xoshiro128**, Blackman & Vigna 2018): fast, 32-bit state words,
  * good statistical quality, and identical sequences on every platform for a given seed.
@@ -15,10 +17,7 @@ export class Random {
     let x = seed >>> 0;
     const next = (): number => {
       x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
+      return mix32(x);
     };
     this.s0 = next();
     this.s1 = next();

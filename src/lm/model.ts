@@ -1,4 +1,4 @@
-import { ConfigError, Random, ValidationError } from '../core/index.js';
+import { ConfigError, Random, ValidationError, mix32 } from '../core/index.js';
 import {
   Embedding,
   LayerNorm,
@@ -326,11 +326,4 @@ export class LmModel extends Module {
       if (!(s >= 0 && s < this.config.styleCount))
         throw new ValidationError(`style row ${s} is outside [0, ${this.config.styleCount})`);
   }
-}
-
-/** Murmur3's 32-bit finaliser: every input bit moves every output bit, so any residue makes a bucket. */
-function mix32(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
 }

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelStateError, Random, ValidationError } from '../core/index.js';
+import { ModelStateError, Random, ValidationError, mix32 } from '../core/index.js';
 import { AdamW, clipGradNorm } from '../nn/index.js';
 import { mse, tensor } from '../tensor/index.js';
 import type { Lake } from '../lake/index.js';
@@ -316,10 +316,7 @@ function heldOutPoint(key: string): number {
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   // MurmurHash3's finaliser: keys that differ only in their last characters (tiktok:240, tiktok:241)
   // otherwise land close together in FNV's high bits.
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) / 2 ** 32;
+  return mix32(h) / 2 ** 32;
 }
 
 /** Labelled rows of `keys` that have both a fresh label and features. */
