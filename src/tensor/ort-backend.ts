@@ -123,6 +123,8 @@ const ELEM_TYPE: Record<DType, number> = {
 export const OPSETS = [
   { domain: '', version: 21 },
   { domain: 'com.microsoft', version: 1 },
+  // TreeEnsembleRegressor, which the estimator's served graph uses for its tree member.
+  { domain: 'ai.onnx.ml', version: 3 },
 ];
 
 /** Builds an ONNX AttributeProto from a plain value. */

@@ -89,6 +89,44 @@ describe('servingGraph', () => {
     }
   });
 
+  it("computes the tree member's trees as one TreeEnsembleRegressor with the same outputs, float and int8", () => {
+    const trees = { count: 9, depth: 3 };
+    const model = new ViralScoreModel({ ...config, treeMember: trees }, new Random(7));
+    const tree = model.members.items.at(-1)!;
+    const rng = new Random(8);
+    const design = tree.inputWidth + config.groupDims.length;
+    const rows = 64;
+    const feed = inputs(rows, 10);
+    const [x] = feed();
+    // Columns over the features and the presence flags; some thresholds equal to a row's value, so that
+    // ties (which go right) are exercised.
+    tree.treeFeature!.data.forEach((_, i, a) => (a[i] = rng.int(design)));
+    tree.treeThreshold!.data.forEach(
+      (_, i, a) => (a[i] = i % 3 === 0 ? Number(x.data[rng.int(x.data.length)]) : 2 * rng.normal()),
+    );
+    tree.treeLeaf!.data.forEach((_, i, a) => (a[i] = rng.normal()));
+    const { graph } = exportGraphs(model);
+    const { model: served, report } = servingGraph(graph);
+    expect(report.treeEnsembles).toBe(1);
+    const exported = new GraphSession(graph, 1);
+    const fast = new GraphSession(served, 1);
+    const int8 = new GraphSession(quantizeModel(served, { bits: 8 }).model, 1);
+    try {
+      for (const n of [1, rows]) {
+        const part = () =>
+          feed().map((t) => tensor(t.data.subarray(0, (n * t.data.length) / rows), [n, t.shape[1]]));
+        const a = exported.run(part());
+        expect(maxDiff(a, fast.run(part()))).toBeLessThan(1e-5);
+        const [vq] = int8.run(part());
+        a[0].data.forEach((v, i) => expect(Math.abs(Number(v) - Number(vq.data[i]))).toBeLessThan(0.02));
+      }
+    } finally {
+      exported.dispose();
+      fast.dispose();
+      int8.dispose();
+    }
+  });
+
   it('leaves a dense matmul as it is', () => {
     const w = randn([128, 160], new Random(5));
     const x = randn([3, 128], new Random(6));

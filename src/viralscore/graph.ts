@@ -5,6 +5,7 @@
 import onnxProto from 'onnx-proto';
 import { quantizeModel, tensor, trace } from '../tensor/index.js';
 import type { Tensor, TracedModel } from '../tensor/index.js';
+import { leafPaths } from './model.js';
 import type { ViralScoreModel } from './model.js';
 
 /** Input and output names of the exported graph. */
@@ -39,7 +40,11 @@ export function exportGraphs(net: ViralScoreModel): { graph: TracedModel; graphI
 }
 
 const FLOAT = 1;
+const INT32 = 6;
 const INT64 = 7;
+/** The opset of TreeEnsembleRegressor, which onnxruntime's CPU provider implements natively. */
+const ML_DOMAIN = 'ai.onnx.ml';
+const ML_OPSET = 3;
 
 function floatsOf(t: onnxProto.onnx.ITensorProto): Float32Array | undefined {
   if (t.dataType !== FLOAT) return undefined;
@@ -66,6 +71,8 @@ export interface ServingGraphReport {
   macsAfter: number;
   /** relu(z) - relu(z - 1) pieces computed as one Clip(z, 0, 1). */
   clips: number;
+  /** Tree paths (every node compared, then a product with the leaves' paths) made one TreeEnsembleRegressor. */
+  treeEnsembles: number;
 }
 
 /**
@@ -130,6 +137,7 @@ export function servingGraph(traced: TracedModel): { model: TracedModel; report:
     macsBefore: 0,
     macsAfter: 0,
     clips: 0,
+    treeEnsembles: 0,
   };
   // 1. Share identical initialisers.
   const byContent = new Map<string, string>();
@@ -255,6 +263,9 @@ export function servingGraph(traced: TracedModel): { model: TracedModel; report:
     added,
     report,
   );
+  nodes = treeEnsembles(nodes, inits, outputs, report);
+  if (report.treeEnsembles > 0 && !(model.opsetImport ?? []).some((o) => o.domain === ML_DOMAIN))
+    model.opsetImport = [...(model.opsetImport ?? []), { domain: ML_DOMAIN, version: ML_OPSET }];
   // Drop nodes whose outputs nothing reads (the replaced ones), then initialisers nothing reads.
   for (let changed = true; changed;) {
     const read = new Set<string>([...outputs]);
@@ -271,6 +282,168 @@ export function servingGraph(traced: TracedModel): { model: TracedModel; report:
     model: { ...traced, bytes: onnx.ModelProto.encode(model).finish() },
     report,
   };
+}
+
+/** The values of an integer initialiser (raw int32 or int64 data), else undefined. */
+function intsOf(t: onnxProto.onnx.ITensorProto | undefined): number[] | undefined {
+  if (!t?.rawData || t.rawData.length === 0) return undefined;
+  const copy = new Uint8Array(t.rawData);
+  if (t.dataType === INT32) return Array.from(new Int32Array(copy.buffer, 0, copy.byteLength / 4));
+  if (t.dataType === INT64) return Array.from(new BigInt64Array(copy.buffer, 0, copy.byteLength / 8), Number);
+  return undefined;
+}
+
+const sameValues = (a: ArrayLike<number> | undefined, b: ArrayLike<number>) =>
+  a !== undefined &&
+  a.length === b.length &&
+  Array.prototype.every.call(a, (v: number, i: number) => v === b[i]);
+
+/**
+ * The tree path of the estimator's tree member (`ViralScoreNet.treeSum`: a Gather of every node's column of
+ * the transposed design, one GreaterOrEqual, then a product with the leaves' paths, summed over the trees)
+ * becomes one ai.onnx.ml TreeEnsembleRegressor on the design: the same leaf of each tree, found by `depth`
+ * comparisons instead of comparing every node and multiplying [rows, trees, leaves] matrices. Each step
+ * of the chain is checked against what `treeSum` builds (its constants included), else nothing changes.
+ */
+function treeEnsembles(
+  nodes: onnxProto.onnx.INodeProto[],
+  inits: Map<string, onnxProto.onnx.ITensorProto>,
+  outputs: ReadonlySet<string>,
+  report: ServingGraphReport,
+): onnxProto.onnx.INodeProto[] {
+  const { onnx } = onnxProto;
+  const producer = new Map<string, onnxProto.onnx.INodeProto>();
+  const readers = new Map<string, onnxProto.onnx.INodeProto[]>();
+  for (const n of nodes) {
+    for (const y of n.output ?? []) producer.set(y, n);
+    for (const x of n.input ?? []) readers.set(x, [...(readers.get(x) ?? []), n]);
+  }
+  const plain = (n: onnxProto.onnx.INodeProto | undefined, op: string): n is onnxProto.onnx.INodeProto =>
+    n !== undefined && n.opType === op && (n.domain ?? '') === '';
+  // The one node reading `name`, when it is `op` and `name` is read nowhere else.
+  const next = (name: string, op: string) => {
+    const r = readers.get(name);
+    return r?.length === 1 && !outputs.has(name) && plain(r[0], op) ? r[0] : undefined;
+  };
+  const attr = (n: onnxProto.onnx.INodeProto, name: string) => n.attribute?.find((a) => a.name === name);
+  const isTranspose2d = (n: onnxProto.onnx.INodeProto | undefined): n is onnxProto.onnx.INodeProto =>
+    plain(n, 'Transpose') && sameValues(attr(n, 'perm')?.ints?.map(Number), [1, 0]);
+  const floats = (name: string) => {
+    const t = inits.get(name);
+    return t ? floatsOf(t) : undefined;
+  };
+  const replaced = new Map<onnxProto.onnx.INodeProto, onnxProto.onnx.INodeProto | null>();
+  for (const gather of nodes) {
+    if (!plain(gather, 'Gather') || Number(attr(gather, 'axis')?.i ?? 0) !== 0) continue;
+    const transposed = producer.get(gather.input![0]);
+    const columns = intsOf(inits.get(gather.input![1]));
+    if (!isTranspose2d(transposed) || columns === undefined) continue;
+    const compare = next(gather.output![0], 'GreaterOrEqual');
+    if (compare === undefined || compare.input![0] !== gather.output![0]) continue;
+    const thresholdReshape = producer.get(compare.input![1]);
+    const thresholds = plain(thresholdReshape, 'Reshape')
+      ? floats(thresholdReshape.input![0])
+      : floats(compare.input![1]);
+    const select = next(compare.output![0], 'Where');
+    if (select === undefined || scalarOf(inits.get(select.input![1])) !== 1) continue;
+    if (scalarOf(inits.get(select.input![2])) !== 0) continue;
+    const back = next(select.output![0], 'Transpose');
+    const byTree = back && isTranspose2d(back) ? next(back.output![0], 'Reshape') : undefined;
+    const shape = byTree ? intsOf(inits.get(byTree.input![1])) : undefined;
+    if (byTree === undefined || shape?.length !== 3 || shape[0] !== -1) continue;
+    const [, count, internal] = shape;
+    const depth = Math.log2(internal + 1);
+    if (!Number.isInteger(depth) || columns.length !== count * internal) continue;
+    if (thresholds?.length !== count * internal) continue;
+    const paths = leafPaths(depth);
+    const turns = next(byTree.output![0], 'MatMul');
+    if (turns === undefined || !sameValues(floats(turns.input![1]), paths.sign.data)) continue;
+    const withLefts = next(turns.output![0], 'Add');
+    if (withLefts === undefined || !sameValues(floats(withLefts.input![1]), paths.lefts.data)) continue;
+    const shifted = next(withLefts.output![0], 'Sub');
+    if (shifted === undefined || scalarOf(inits.get(shifted.input![1])) !== depth - 1) continue;
+    const reached = next(shifted.output![0], 'Relu');
+    const weighted = reached ? next(reached.output![0], 'Mul') : undefined;
+    const leaves = weighted ? floats(weighted.input![1]) : undefined;
+    if (weighted === undefined || leaves?.length !== count * (internal + 1)) continue;
+    const summed = next(weighted.output![0], 'ReduceSum');
+    if (summed === undefined || !sameValues(intsOf(inits.get(summed.input![1])), [1, 2])) continue;
+    const result = next(summed.output![0], 'Reshape');
+    if (result === undefined || !sameValues(intsOf(inits.get(result.input![1])), [-1, 1])) continue;
+    // Heap order, as leafPaths: node k's children are 2k + 1 (left) and 2k + 2 (right, where the
+    // GreaterOrEqual holds); leaf l of a tree is node internal + l.
+    const perTree = 2 * internal + 1;
+    const ints = (f: (t: number, k: number) => number) =>
+      Array.from({ length: count * perTree }, (_, i) => f(Math.floor(i / perTree), i % perTree));
+    const leafNode = (k: number) => k >= internal;
+    const INTS = onnx.AttributeProto.AttributeType.INTS;
+    const FLOATS = onnx.AttributeProto.AttributeType.FLOATS;
+    const ensemble: onnxProto.onnx.INodeProto = {
+      name: `${result.name ?? result.output![0]}_trees`,
+      opType: 'TreeEnsembleRegressor',
+      domain: ML_DOMAIN,
+      input: [transposed.input![0]],
+      output: [result.output![0]],
+      attribute: [
+        { name: 'n_targets', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+        { name: 'aggregate_function', type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from('SUM') },
+        { name: 'nodes_treeids', type: INTS, ints: ints((t) => t) },
+        { name: 'nodes_nodeids', type: INTS, ints: ints((_, k) => k) },
+        {
+          name: 'nodes_featureids',
+          type: INTS,
+          ints: ints((t, k) => (leafNode(k) ? 0 : columns[t * internal + k])),
+        },
+        {
+          name: 'nodes_values',
+          type: FLOATS,
+          floats: ints((t, k) => (leafNode(k) ? 0 : thresholds[t * internal + k])),
+        },
+        {
+          name: 'nodes_modes',
+          type: onnx.AttributeProto.AttributeType.STRINGS,
+          strings: ints((_, k) => (leafNode(k) ? 1 : 0)).map((leaf) =>
+            Buffer.from(leaf === 1 ? 'LEAF' : 'BRANCH_GTE'),
+          ),
+        },
+        { name: 'nodes_truenodeids', type: INTS, ints: ints((_, k) => (leafNode(k) ? 0 : 2 * k + 2)) },
+        { name: 'nodes_falsenodeids', type: INTS, ints: ints((_, k) => (leafNode(k) ? 0 : 2 * k + 1)) },
+        {
+          name: 'target_treeids',
+          type: INTS,
+          ints: Array.from({ length: count * (internal + 1) }, (_, i) => Math.floor(i / (internal + 1))),
+        },
+        {
+          name: 'target_nodeids',
+          type: INTS,
+          ints: Array.from({ length: count * (internal + 1) }, (_, i) => internal + (i % (internal + 1))),
+        },
+        { name: 'target_ids', type: INTS, ints: new Array<number>(count * (internal + 1)).fill(0) },
+        { name: 'target_weights', type: FLOATS, floats: Array.from(leaves) },
+      ],
+    };
+    for (const n of [
+      gather,
+      compare,
+      select,
+      back!,
+      byTree,
+      turns,
+      withLefts,
+      shifted,
+      reached!,
+      weighted,
+      summed,
+    ])
+      replaced.set(n, null);
+    replaced.set(result, ensemble);
+    report.treeEnsembles++;
+  }
+  if (replaced.size === 0) return nodes;
+  return nodes.flatMap((n) => {
+    const r = replaced.get(n);
+    return r === undefined ? [n] : r === null ? [] : [r];
+  });
 }
 
 /** The single value of a float initialiser whose elements are all equal, else undefined. */

@@ -371,8 +371,10 @@ export class ViralScoreNet extends Module {
 /**
  * Each leaf's path as a matrix: [internal, leaves] +1 where the path goes right at a node, -1 where it goes
  * left, and the count of left turns, so that `right · sign + lefts` is `depth` for the reached leaf alone.
+ * Nodes are in heap order (node k's children are 2k + 1, left, and 2k + 2, right); leaf l is node
+ * internal + l.
  */
-function leafPaths(depth: number): { sign: Tensor; lefts: Tensor } {
+export function leafPaths(depth: number): { sign: Tensor; lefts: Tensor } {
   const internal = 2 ** depth - 1;
   const sign = new Float32Array(internal * (internal + 1));
   const lefts = new Float32Array(internal + 1);
