@@ -6,7 +6,7 @@ import { tempLake } from '../../test/temp-lake.js';
 import { createExperiment, recordEvents } from '../experiments/index.js';
 import type { EngagementEvent } from '../experiments/index.js';
 import { ingestFile } from '../lake/index.js';
-import { trainCaptionLm } from '../lm/index.js';
+import { lmVersions, trainCaptionLm } from '../lm/index.js';
 import {
   alignDataset,
   estimatorFeedbackSink,
@@ -15,7 +15,7 @@ import {
   ViralScoreRegistry,
 } from '../viralscore/index.js';
 import type { FeatureSource } from '../viralscore/index.js';
-import { addFeedbackCommands, lmVersions, updateLmOnPool } from './feedback-commands.js';
+import { addFeedbackCommands, updateLmOnPool } from './feedback-commands.js';
 
 const posted = Date.UTC(2025, 5, 1);
 const hour = 3_600_000;
@@ -144,7 +144,16 @@ describe('tkllm lm update', () => {
     // Only the top 30% by ViralScore of the training captions is in the pool.
     expect(result.pool.byRole.positive.posts).toBeGreaterThan(0);
     expect(result.pool.byRole.positive.posts).toBeLessThan(0.4 * captions.length);
-    expect(lmVersions(modelDir)).toEqual({ versions: ['v1', 'v2'], active: 'v2' });
+    const listed = lmVersions(modelDir);
+    expect(listed.active).toBe('v2');
+    expect(listed.versions.map((v) => [v.version, v.kind, v.parent])).toEqual([
+      ['v1', 'initial', null],
+      ['v2', 'update', 'v1'],
+    ]);
+    expect(listed.versions[1].details).toMatchObject({
+      reason: null,
+      perplexityAfter: result.perplexityAfter,
+    });
     expect(readFileSync(join(modelDir, 'model.safetensors'))).toEqual(
       readFileSync(join(modelDir, 'versions', 'v2', 'model.safetensors')),
     );
@@ -158,5 +167,19 @@ describe('tkllm lm update', () => {
     expect(existsSync(join(modelDir, 'versions', result.version))).toBe(true);
     expect(lmVersions(modelDir).active).toBe('v2');
     expect(readFileSync(join(modelDir, 'model.safetensors'))).toEqual(served);
+  });
+
+  it('lists the versions and rolls back with `tkllm lm versions` and `tkllm lm rollback`', async () => {
+    const lines = await run(['lm', 'versions']);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^ {2}v1 {2}initial, /);
+    expect(lines[1]).toMatch(/^\* v2 {2}update from v1, .*held-out perplexity [0-9.]+ -> [0-9.]+$/);
+    expect(lines[2]).toMatch(/^ {2}v3 {2}update from v2, .*\(not activated: held-out perplexity rose/);
+    const v1 = readFileSync(join(modelDir, 'versions', 'v1', 'model.safetensors'));
+    expect(await run(['lm', 'rollback'])).toEqual(['active LM: v1 (was v2)']);
+    expect(readFileSync(join(modelDir, 'model.safetensors'))).toEqual(v1);
+    await expect(run(['lm', 'rollback'])).rejects.toThrow(/oldest LM version/);
+    expect(await run(['lm', 'rollback', '--to', 'v2'])).toEqual(['active LM: v2 (was v1)']);
+    expect(JSON.parse((await run(['lm', 'versions', '--json'])).join('\n'))).toMatchObject({ active: 'v2' });
   });
 });

@@ -1,10 +1,23 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { NotFoundError, ValidationError, writeFileAtomic } from '../core/index.js';
+import { ValidationError } from '../core/index.js';
 import { freshLabels } from '../experiments/index.js';
 import { extractFeatures } from '../features/index.js';
-import { encodeSamples, evaluateLm, loadTrainedLm, splitByTime, trainLm } from '../lm/index.js';
+import {
+  activateLmVersion,
+  CREATORS_FILE,
+  encodeSamples,
+  evaluateLm,
+  lmVersions,
+  loadTrainedLm,
+  rollbackLm,
+  saveLmVersion,
+  snapshotLm,
+  splitByTime,
+  TOKENIZER_FILE,
+  trainLm,
+} from '../lm/index.js';
 import type { CaptionRecord, TrainLmResult } from '../lm/index.js';
 import { selectHighValue } from '../select/index.js';
 import type { SelectionReport } from '../select/index.js';
@@ -49,44 +62,6 @@ export interface LmUpdateResult {
   training: Pick<TrainLmResult, 'step' | 'seconds' | 'selections'>;
 }
 
-const VERSIONS = 'versions';
-const modelFiles = (dir: string) =>
-  readdirSync(dir).filter((f) => f === 'config.json' || f.endsWith('.safetensors'));
-
-/** Saved LM versions under `<modelDir>/versions/`, oldest first, and the active one. */
-export function lmVersions(modelDir: string): { versions: string[]; active: string | null } {
-  const root = join(modelDir, VERSIONS);
-  const versions = existsSync(root)
-    ? readdirSync(root)
-        .filter((n) => /^v[1-9][0-9]*$/.test(n))
-        .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
-    : [];
-  const activeFile = join(root, 'active');
-  const active = existsSync(activeFile) ? readFileSync(activeFile, 'utf8').trim() : (versions.at(-1) ?? null);
-  return { versions, active };
-}
-
-/** Copies a version's weights over the served model in `modelDir` (file by file, each atomically). */
-function activateLm(modelDir: string, version: string): void {
-  const dir = join(modelDir, VERSIONS, version);
-  if (!existsSync(dir)) throw new NotFoundError(`no LM version "${version}" in ${join(modelDir, VERSIONS)}`);
-  for (const f of modelFiles(dir)) writeFileAtomic(join(modelDir, f), readFileSync(join(dir, f)));
-  writeFileAtomic(join(modelDir, VERSIONS, 'active'), `${version}\n`);
-}
-
-/** Saves the served model's weights as the next version (written aside, then renamed into place). */
-function saveLmVersion(modelDir: string, write: (dir: string) => void): string {
-  const root = join(modelDir, VERSIONS);
-  mkdirSync(root, { recursive: true });
-  const last = lmVersions(modelDir).versions.at(-1);
-  const version = `v${last === undefined ? 1 : Number(last.slice(1)) + 1}`;
-  const tmp = join(root, `.${version}.${process.pid}.tmp`);
-  rmSync(tmp, { recursive: true, force: true });
-  write(tmp);
-  renameSync(tmp, join(root, version));
-  return version;
-}
-
 /**
  * `tkllm lm update` as a library call on plain data: refreshes the high-value pool from captions with fresh
  * ViralScores (src/select), runs a GSPF fine-tune of the model in `modelDir` on it (src/lm's trainer), saves
@@ -101,14 +76,7 @@ export function updateLmOnPool(
 ): LmUpdateResult {
   const margin = options.perplexityMargin ?? 0.02;
   const { model, tokenizer, creators } = loadTrainedLm(modelDir);
-  if (lmVersions(modelDir).versions.length === 0)
-    activateLm(
-      modelDir,
-      saveLmVersion(modelDir, (dir) => {
-        mkdirSync(dir);
-        for (const f of modelFiles(modelDir)) cpSync(join(modelDir, f), join(dir, f));
-      }),
-    );
+  if (lmVersions(modelDir).versions.length === 0) snapshotLm(modelDir, 'initial');
   const parent = lmVersions(modelDir).active as string;
   const { train, heldOut } = splitByTime(captions, (c) => c.time ?? 0, options.heldOutShare ?? 0.1);
   const scored = train.filter((c) => c.viralScore !== undefined);
@@ -155,14 +123,17 @@ export function updateLmOnPool(
     rise > margin
       ? `held-out perplexity rose ${(100 * rise).toFixed(1)}% (${before.toFixed(2)} -> ${after.toFixed(2)}), more than the ${(100 * margin).toFixed(1)}% margin`
       : null;
-  const version = saveLmVersion(modelDir, (dir) => {
-    model.save(dir);
-    writeFileAtomic(
-      join(dir, 'update.json'),
-      `${JSON.stringify({ parent, createdAt: new Date().toISOString(), perplexityBefore: before, perplexityAfter: after, reason, pool: selection.report, options }, null, 2)}\n`,
-    );
-  });
-  if (reason === null) activateLm(modelDir, version);
+  const version = saveLmVersion(
+    modelDir,
+    'update',
+    (dir) => {
+      model.save(dir);
+      // The tokenizer and creators do not change in an update; the version keeps them to be whole.
+      for (const f of [TOKENIZER_FILE, CREATORS_FILE]) cpSync(join(modelDir, f), join(dir, f));
+    },
+    { perplexityBefore: before, perplexityAfter: after, reason, pool: selection.report, options },
+  );
+  if (reason === null) activateLmVersion(modelDir, version);
   return {
     version,
     parent,
@@ -175,7 +146,10 @@ export function updateLmOnPool(
   };
 }
 
-/** Adds `viralscore update|rollback` and `lm update` to the groups that exist (and creates them if not). */
+/**
+ * Adds `viralscore update|rollback` and `lm update|versions|rollback` to the groups that exist (and creates
+ * them if not).
+ */
 export function addFeedbackCommands(program: Command): void {
   const group = (name: string, description: string) =>
     program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
@@ -243,6 +217,47 @@ export function addFeedbackCommands(program: Command): void {
       console.log(`active viralscore model: ${to} (was ${from})`);
     });
 
+  const lmModelDir = (opts: { modelDir?: string }, command: Command) =>
+    opts.modelDir ?? join(dataDirOf(command), 'models', 'lm');
+
+  lm.command('versions')
+    .description('list the saved LM versions (the first served model, each update and later retrain)')
+    .option('--model-dir <dir>', 'the LM (default <data-dir>/models/lm)')
+    .option('--json', 'print one JSON object')
+    .action((opts: { modelDir?: string; json?: boolean }, command: Command) => {
+      const listed = lmVersions(lmModelDir(opts, command));
+      if (opts.json) {
+        console.log(JSON.stringify(listed, null, 2));
+        return;
+      }
+      if (listed.versions.length === 0) {
+        console.log('no LM versions yet: the first `tkllm lm update` saves the served model as v1');
+        return;
+      }
+      for (const v of listed.versions) {
+        const d = v.details;
+        const perplexity =
+          typeof d.perplexityBefore === 'number' && typeof d.perplexityAfter === 'number'
+            ? `, held-out perplexity ${d.perplexityBefore.toFixed(2)} -> ${d.perplexityAfter.toFixed(2)}`
+            : '';
+        const verdict = typeof d.reason === 'string' ? ` (not activated: ${d.reason})` : '';
+        console.log(
+          `${v.version === listed.active ? '*' : ' '} ${v.version}  ${v.kind ?? 'update'}` +
+            `${v.parent === null ? '' : ` from ${v.parent}`}${v.createdAt === null ? '' : `, ${v.createdAt}`}` +
+            `${perplexity}${verdict}`,
+        );
+      }
+    });
+
+  lm.command('rollback')
+    .description("serve an earlier LM version: the active one's parent, or --to; nothing is deleted")
+    .option('--model-dir <dir>', 'the LM (default <data-dir>/models/lm)')
+    .option('--to <version>', 'the version to serve (see `tkllm lm versions`)')
+    .action((opts: { modelDir?: string; to?: string }, command: Command) => {
+      const { from, to } = rollbackLm(lmModelDir(opts, command), opts.to);
+      console.log(`active LM: ${to} (was ${from})`);
+    });
+
   lm.command('update')
     .description(
       'refresh the high-value pool from fresh ViralScores and GSPF-fine-tune the LM on it (guarded; a new version)',
@@ -270,7 +285,7 @@ export function addFeedbackCommands(program: Command): void {
         command: Command,
       ) => {
         const dir = dataDirOf(command);
-        const modelDir = opts.modelDir ?? join(dir, 'models', 'lm');
+        const modelDir = lmModelDir(opts, command);
         const captions = await withLake(dir, async (lake) => {
           await extractFeatures(lake);
           const scorer = await openViralScorer(lake, dir, { topFeatures: 0 });

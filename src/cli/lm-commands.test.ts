@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, expect, it, vi } from 'vitest';
 import { loadStyleEmbeddings } from '../generate/index.js';
 import { Lake } from '../lake/index.js';
+import { lmVersions, snapshotLm } from '../lm/index.js';
 import { addLmCommands } from './lm-commands.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-cli-lm-'));
@@ -67,4 +68,31 @@ it('trains on the bundled sample, prints both perplexities, generates, and compa
   await expect(run(['--data-dir', join(dir, 'lm-demo'), 'style', 'similar', 'nobody'])).rejects.toThrow(
     /"nobody"/,
   );
+});
+
+it('saves a retrain as a new LM version once versions have begun, so that it can be rolled back', async () => {
+  const data = join(dir, 'lm-demo');
+  const modelDir = join(data, 'models', 'lm');
+  expect(snapshotLm(modelDir, 'initial')).toBe('v1');
+  await run([
+    '--data-dir',
+    data,
+    'lm',
+    'train',
+    ...tiny,
+    '--batch-size',
+    '8',
+    '--direct-order',
+    '0',
+    '--json',
+  ]);
+  const { versions, active } = lmVersions(modelDir);
+  expect(active).toBe('v2');
+  expect(versions.map((v) => [v.version, v.kind, v.parent])).toEqual([
+    ['v1', 'initial', null],
+    ['v2', 'train', 'v1'],
+  ]);
+  expect(versions[1].details.perplexity).toBeGreaterThan(1);
+  for (const f of ['model.safetensors', 'tokenizer.json', 'creators.json', 'config.json'])
+    expect(readFileSync(join(modelDir, 'versions', 'v2', f))).toEqual(readFileSync(join(modelDir, f)));
 });

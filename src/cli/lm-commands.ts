@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { terminalProgress, ValidationError } from '../core/index.js';
 import { saveStyleEmbeddings, similarCreators } from '../generate/index.js';
 import { ingestBundledSample, Lake } from '../lake/index.js';
-import { loadTrainedLm, sampleScripts, trainCaptionLm } from '../lm/index.js';
+import { lmVersions, loadTrainedLm, sampleScripts, snapshotLm, trainCaptionLm } from '../lm/index.js';
 import type { CaptionLmResult, CaptionRecord, SampleOptions } from '../lm/index.js';
 import { dataDirOf, nonNegative, numberOption, positiveInt, share } from './options.js';
 
@@ -158,6 +158,13 @@ async function trainFromLake(dir: string, modelDir: string, flags: TrainFlags): 
       progress: terminalProgress(),
     });
     await saveStyleEmbeddings(lake, basename(modelDir), result.styles);
+    // Once updates have begun versions, the retrained model is one too, so that `lm rollback` can go back
+    // to what was served before it (its own tokenizer included).
+    if (lmVersions(modelDir).versions.length > 0)
+      snapshotLm(modelDir, 'train', {
+        perplexity: result.perplexity,
+        baselinePerplexity: result.baselinePerplexity,
+      });
     return result;
   } finally {
     lake.close();

@@ -1,7 +1,8 @@
 /**
  * lm: TKLLM, the creator-style language model: byte-level BPE tokenizer, decoder-only transformer with
  * creator style embeddings and a key/value cache, weighted training (Entry A) with an auxiliary virality
- * loss (Entry B), gradient-surgical fine-tuning (GSPF), an n-gram baseline and batched sampling.
+ * loss (Entry B), gradient-surgical fine-tuning (GSPF), an n-gram baseline, batched sampling and the
+ * saved versions of a served model (rollback).
  * Takes its data as plain values (texts, style rows, weights, ViralScores): it never reads the lake.
  * @example
  * const tokenizer = trainTokenizer(texts, { vocabSize: 1024 });
@@ -33,6 +34,17 @@ export type { GspfOptions, LayerGroup, LayerProbe, LayerScore } from './gspf.js'
 export { KneserNeyTrigram } from './ngram.js';
 export type { KneserNeyOptions } from './ngram.js';
 export { sampleScripts, scriptText } from './sampling.js';
+export {
+  lmVersions,
+  saveLmVersion,
+  snapshotLm,
+  activateLmVersion,
+  finishLmActivation,
+  rollbackLm,
+  TOKENIZER_FILE,
+  CREATORS_FILE,
+} from './versions.js';
+export type { LmVersion, LmVersionKind } from './versions.js';
 export type { SampleOptions, SampleResult, Candidate, LogitsProcessor, LogitsContext } from './sampling.js';
 export {
   trainCaptionLm,

@@ -9,6 +9,7 @@ import type { LmConfig } from './model.js';
 import { KneserNeyTrigram } from './ngram.js';
 import { SPECIAL_TOKENS, Tokenizer, trainTokenizer } from './tokenizer.js';
 import { trainLm } from './train.js';
+import { CREATORS_FILE, finishLmActivation, TOKENIZER_FILE } from './versions.js';
 import type { TrainLmOptions, TrainLmResult } from './train.js';
 
 /** One caption as plain data, as the CLI reads it from the lake. */
@@ -179,9 +180,6 @@ export interface CaptionLmResult {
   styles: CreatorStyle[];
 }
 
-const TOKENIZER_FILE = 'tokenizer.json';
-const CREATORS_FILE = 'creators.json';
-
 /** Style rows: row 0 generic, then one per creator with at least `minPosts` captions (most posts first). */
 export function assignStyleRows(
   creators: readonly (string | null | undefined)[],
@@ -335,6 +333,7 @@ export interface TrainedLm {
  * @example const { model, tokenizer, creators } = loadTrainedLm('tkllm-data/models/lm');
  */
 export function loadTrainedLm(modelDir: string): TrainedLm {
+  finishLmActivation(modelDir);
   if (!existsSync(join(modelDir, TOKENIZER_FILE)))
     throw new IoError(
       `${modelDir} holds no trained TKLLM (no ${TOKENIZER_FILE}): run \`tkllm lm train\` first`,
