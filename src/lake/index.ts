@@ -10,5 +10,7 @@ export type { ReaderKind } from './readers.js';
 export { shapes, shapeNames } from './shapes.js';
 export type { Shape } from './shapes.js';
 export { lakeStats } from './stats.js';
+export { playsHistogram, hashtagTrends } from './charts.js';
+export type { TrendBucket } from './charts.js';
 export { bundledSample, ingestBundledSample } from './sample.js';
 export type { LakeStats } from './stats.js';

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { tempLake } from '../../test/temp-lake.js';
 import { ingestFile } from './ingest.js';
+import { hashtagTrends, playsHistogram } from './charts.js';
 import { lakeStats } from './stats.js';
 
 let t: Awaited<ReturnType<typeof tempLake>>;
@@ -101,4 +102,35 @@ it('reports an empty lake with zero counts and null figures', async () => {
     p90: null,
     p99: null,
   });
+});
+
+it('charts the plays bands and the top hashtags per day of the same fixture', async () => {
+  await ingestFile(t.lake, t.write('fixture.csv', fixture), {
+    observedAt: new Date('2025-06-01T00:00:00Z'),
+  });
+  // Plays 100-500 all fall in the band [100, 1000).
+  expect(await playsHistogram(t.lake)).toEqual([{ from: 100, to: 1000, posts: 5 }]);
+  // fun: posts 1, 3, 4; cat and dance: two posts each, cat first by name.
+  expect(await hashtagTrends(t.lake, 2, 'day')).toEqual([
+    {
+      tag: 'fun',
+      posts: 3,
+      series: [
+        { start: '2024-06-01', posts: 1 },
+        { start: '2024-06-03', posts: 1 },
+        { start: '2024-06-04', posts: 1 },
+      ],
+    },
+    {
+      tag: 'cat',
+      posts: 2,
+      series: [
+        { start: '2024-06-02', posts: 1 },
+        { start: '2024-06-05', posts: 1 },
+      ],
+    },
+  ]);
+  await expect(hashtagTrends(t.lake, 2, 'year' as 'day')).rejects.toThrow(
+    /`bucket` must be day, week or month/,
+  );
 });

@@ -7,15 +7,16 @@ import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebo
 import { Type } from 'typebox';
 import { ValidationError } from '../../core/index.js';
 import {
+  hashtagTrends,
   ingestFile,
   lakeStats,
+  playsHistogram,
   readerKinds,
   type IngestOptions,
   type IngestResult,
   type ReaderKind,
 } from '../../lake/index.js';
 import type { ServerContext } from '../context.js';
-import { hashtagTrends, playsHistogram } from '../lake-charts.js';
 import {
   EngagementHistogram,
   IngestJsonBody,

@@ -1,7 +1,6 @@
 // Read-only chart queries for the studio, beside lakeStats: the plays histogram and hashtag trends.
-// TODO(issue 8): move these into src/lake's face once its owner takes them; the server should only call.
 import { ValidationError } from '../core/index.js';
-import type { Lake } from '../lake/index.js';
+import type { Lake } from './lake.js';
 
 /** Posts per power-of-ten band of plays (1-9, 10-99, ...), for the engagement distribution chart. */
 export async function playsHistogram(lake: Lake): Promise<{ from: number; to: number; posts: number }[]> {
