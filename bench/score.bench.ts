@@ -11,24 +11,12 @@ import { Random } from '../src/core/index.js';
 import { extractFeatures, type Draft } from '../src/features/index.js';
 import { ingestBundledSample, Lake } from '../src/lake/index.js';
 import { openViralScorer, trainViralScore, type ViralScorer } from '../src/viralscore/index.js';
+import { openers as allOpeners, topics as allTopics } from './draft-words.js';
 import type { BenchOptions, BenchResult } from './run.js';
 
-const openers = [
-  'Wait for it:',
-  'You will not believe',
-  '3 tips for',
-  'POV:',
-  'Why nobody talks about',
-  'I tried',
-];
-const topics = [
-  'the perfect pasta',
-  'a 5 minute workout',
-  'my cat at 3am',
-  'saving money in 2025',
-  'this trick',
-  'the new iPhone',
-];
+// The first six of each list: the drafts this bench has always scored.
+const openers = allOpeners.slice(0, 6);
+const topics = allTopics.slice(0, 6);
 
 function drafts(n: number, rng: Random): Draft[] {
   return Array.from({ length: n }, (_, i) => ({

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Random } from '../src/core/index.js';
+import { endings, openers, tags, topics } from './draft-words.js';
 import type { BenchOptions, BenchResult } from './run.js';
 
 const childFlag = 'TKLLM_SERVE_BENCH_DIR';
@@ -107,57 +108,6 @@ async function idleSample(): Promise<ServerSample> {
   }
   return serverSample();
 }
-
-const openers = [
-  'Wait for it:',
-  'You will not believe',
-  '3 tips for',
-  'POV:',
-  'Why nobody talks about',
-  'I tried',
-  'Stop scrolling:',
-  'Day 12 of',
-  'Rating',
-  'The truth about',
-];
-const topics = [
-  'the perfect pasta',
-  'a 5 minute workout',
-  'my cat at 3am',
-  'saving money in 2025',
-  'this trick',
-  'the new iPhone',
-  'street food in Hanoi',
-  'a tiny apartment',
-  'learning guitar',
-  'cold showers',
-  'my first marathon',
-  'fixing a bike',
-];
-const endings = [
-  'Would you try it?',
-  'Comment your pick!',
-  'Save this for later.',
-  'Share it with a friend who needs it.',
-  'Part 2 tomorrow.',
-  '',
-  'Honestly? Worth it.',
-  'Follow for more 🔥',
-];
-const tags = [
-  'fyp',
-  'food',
-  'viral',
-  'fitness',
-  'cat',
-  'money',
-  'tech',
-  'travel',
-  'music',
-  'diy',
-  'learnontiktok',
-  'comedy',
-];
 
 /**
  * `count` request bodies of `size` drafts each, every draft text distinct (a number in it), drawn from a
