@@ -62,6 +62,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       // The server owns the scorer from here: it closes it, or the model that replaced it.
       ...(model ? { scorer: model } : {}),
       ...(generator ? { generator } : {}),
+      openGenerator: (useLake) => openScriptGenerator(useLake, options.dataDir),
       logger: options.logLevel === 'silent' ? false : { level: options.logLevel ?? 'info' },
       ...(options.rateLimit === undefined ? {} : { rateLimit: { max: options.rateLimit, windowMs: 60_000 } }),
     });

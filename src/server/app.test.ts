@@ -88,7 +88,7 @@ describe('ops endpoints', () => {
     });
     expect((await call(`${base}/v1/models`)).body).toEqual({
       scorer: { loaded: false, version: null, versions: [] },
-      generator: { loaded: false, version: null },
+      generator: { loaded: false, version: null, versions: [] },
     });
     const withModels = await serve({ scorer: new CountingScorer() });
     expect((await call(`${withModels}/v1/models`)).body.scorer).toEqual({

@@ -26,11 +26,12 @@ import { presentedKey, type ApiKeyStore } from './api-keys.js';
 import type { ServerContext } from './context.js';
 import { LakeGate } from './lake-gate.js';
 import { createMetrics } from './metrics.js';
-import type { DraftScorer, ScriptGenerator } from './models.js';
+import type { DraftScorer, LakeUse, ScriptGenerator } from './models.js';
 import { modelRoutes } from './routes/models.js';
 import type { OpenedDraftScorer } from './viralscore-scorer.js';
 import { packageRoot } from './paths.js';
 import { ScoreService } from './score-service.js';
+import { SwitchableGenerator } from './script-generator.js';
 import { checkRoutes } from './routes/check.js';
 import { experimentRoutes } from './routes/experiments.js';
 import { generateRoutes } from './routes/generate.js';
@@ -73,6 +74,11 @@ export interface ServerOptions {
   dataDir?: string;
   /** The script generator (`openScriptGenerator`); absent until a language model is trained. Closed with the server. */
   generator?: ScriptGenerator;
+  /**
+   * Opens the generator again from the data directory (`openScriptGenerator`): with it, switching the LM or
+   * the estimator through `POST /v1/models/active` serves the switched model in generation too.
+   */
+  openGenerator?: (useLake: LakeUse) => Promise<ScriptGenerator | undefined>;
   /** Largest JSON body in bytes (413 above it). */
   bodyLimitBytes?: number;
   /** Largest ingest body in bytes, JSON or uploaded file (413 above it). */
@@ -133,6 +139,7 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
     apiKeys,
     scorer,
     generator,
+    openGenerator,
     bodyLimitBytes = 1 << 20,
     uploadLimitBytes = 100 << 20,
     rateLimit = { max: 600, windowMs: 60_000 },
@@ -162,12 +169,21 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
   const metrics = createMetrics({ score: () => scores.depth, lake: () => gate.depth });
   if (draftScorer) metrics.modelInfo.set({ kind: 'scorer', version: draftScorer.version }, 1);
   if (generator) metrics.modelInfo.set({ kind: 'generator', version: generator.version }, 1);
-  const context: ServerContext = { gate, metrics, scores, generator, uploadLimitBytes };
+  const switchable = generator === undefined ? undefined : new SwitchableGenerator(generator);
+  const context: ServerContext = {
+    gate,
+    metrics,
+    scores,
+    generator: switchable,
+    // A generator opened while serving reads the lake through the gate, like every other use.
+    openGenerator: openGenerator && (() => openGenerator((work) => gate.use(work))),
+    uploadLimitBytes,
+  };
   app.decorate('scoreService', scores);
   app.addHook('onClose', async () => {
     scores.close();
     // The generator's thread ends after freeing its sessions; closing waits for it.
-    await generator?.close?.();
+    await switchable?.close();
   });
   for (const schema of sharedSchemas) app.addSchema(schema);
   // Query strings arrive as text and are coerced to the schema's types; JSON bodies are taken as sent, so

@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServe, type ServeHandle } from '../cli/server-commands.js';
-import { prepareWorkspace, TINY_WORKSPACE } from '../generate/index.js';
+import { generatePaths, prepareWorkspace, TINY_WORKSPACE } from '../generate/index.js';
 import { Lake } from '../lake/index.js';
+import { CREATORS_FILE, LmModel, saveLmVersion, snapshotLm, TOKENIZER_FILE } from '../lm/index.js';
 import { readAudit } from '../safety/index.js';
 
 // A real workspace: the bundled sample, a tiny estimator and a tiny TKLLM (seconds to train), served by
@@ -13,9 +14,12 @@ import { readAudit } from '../safety/index.js';
 const dir = mkdtempSync(join(tmpdir(), 'tkllm-serve-generate-'));
 let serve: ServeHandle;
 const auditIds: string[] = [];
+const key = 'switch-test-key-0000000000';
 beforeAll(async () => {
   await prepareWorkspace(dir, TINY_WORKSPACE);
-  serve = await startServe({ dataDir: dir, host: '127.0.0.1', port: 0, logLevel: 'silent' });
+  const apiKeysFile = join(dir, 'keys.txt');
+  writeFileSync(apiKeysFile, `ci:${key}\n`);
+  serve = await startServe({ dataDir: dir, host: '127.0.0.1', port: 0, logLevel: 'silent', apiKeysFile });
 }, 180_000);
 afterAll(async () => {
   await serve?.close();
@@ -45,10 +49,10 @@ const parseSse = (text: string) =>
       data: JSON.parse(/^data: (.+)$/m.exec(block)?.[1] ?? 'null') as unknown,
     }));
 
-const post = async (path: string, body: unknown) => {
+const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
   const res = await fetch(`${serve.url}${path.slice(1)}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
   return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
@@ -233,6 +237,69 @@ describe('POST /v1/generate on a trained LM and estimator', () => {
     expect(order.lastIndexOf('token')).toBeGreaterThan(order.indexOf('answered'));
     expect(parseSse(text).at(-1)?.event).toBe('done');
   });
+
+  it('switches the LM between its saved versions while serving, and reloads generation on an estimator switch', async () => {
+    interface Models {
+      generator: { version: string; versions: { version: string; active: boolean; kind: string }[] };
+    }
+    const request = { prompt: 'What', n: 4, seed: 5 };
+    const texts = async () =>
+      (JSON.parse((await post('/v1/generate', request)).text) as { candidates: Candidate[] }).candidates.map(
+        (c) => c.text,
+      );
+    const activate = (kind: string, version: string) =>
+      post('/v1/models/active', { kind, version }, { authorization: `Bearer ${key}` });
+    const first = await texts();
+    // v1 is the served model; v2 the same architecture and tokenizer with other weights.
+    const { lmDir } = generatePaths(dir);
+    snapshotLm(lmDir, 'initial');
+    saveLmVersion(lmDir, 'update', (d) => {
+      for (const f of [TOKENIZER_FILE, CREATORS_FILE]) copyFileSync(join(lmDir, f), join(d, f));
+      new LmModel(LmModel.load(lmDir).config, { seed: 7 }).save(d);
+    });
+    const listed = JSON.parse(await (await fetch(`${serve.url}v1/models`)).text()) as Models;
+    expect(listed.generator.versions).toEqual([
+      {
+        version: 'v1',
+        active: true,
+        kind: 'initial',
+        parent: null,
+        createdAt: expect.any(String) as unknown,
+      },
+      {
+        version: 'v2',
+        active: false,
+        kind: 'update',
+        parent: 'v1',
+        createdAt: expect.any(String) as unknown,
+      },
+    ]);
+
+    expect((await post('/v1/models/active', { kind: 'lm', version: 'v2' })).status).toBe(401);
+    const switched = await activate('lm', 'v2');
+    expect(switched.status).toBe(200);
+    const models = JSON.parse(switched.text) as Models;
+    expect(models.generator.version).toMatch(/^lm@v2\+v\d+$/);
+    expect(models.generator.versions.map((v) => v.active)).toEqual([false, true]);
+    expect(await texts()).not.toEqual(first);
+    const metrics = await (await fetch(`${serve.url}metrics`)).text();
+    expect(metrics).toContain(`tkllm_model_info{kind="generator",version="${models.generator.version}"} 1`);
+
+    const missing = await activate('lm', 'v9');
+    expect(missing.status).toBe(404);
+    expect((JSON.parse(missing.text) as { error: { message: string } }).error.message).toMatch(
+      /no LM version "v9"/,
+    );
+    expect((await activate('lm', 'v1')).status).toBe(200);
+    expect(await texts()).toEqual(first);
+
+    // An estimator switch (here to the same version) opens the generator again on the registry's active one.
+    const estimator = /\+(v\d+)$/.exec(models.generator.version)![1];
+    const again = await activate('scorer', estimator);
+    expect(again.status).toBe(200);
+    expect((JSON.parse(again.text) as Models).generator.version).toBe(`lm@v1+${estimator}`);
+    expect(await texts()).toEqual(first);
+  }, 120_000);
 
   it('wrote one audit row per sampled candidate through the server lake', async () => {
     await serve.close();

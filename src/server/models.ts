@@ -153,6 +153,8 @@ export interface ScriptGenerator {
   generate(request: GenerateRequest, signal: AbortSignal, useLake: LakeUse): AsyncIterable<GenerationEvent>;
   /** Frees the model; the promise (when one is returned) resolves once its thread has ended. */
   close?(): void | Promise<void>;
+  /** Resolves once the requests it has been given have finished (before a switch closes it). */
+  drain?(): Promise<void>;
 }
 
 /** The message every endpoint gives when the estimator has not been trained yet. */

@@ -258,7 +258,13 @@ export const GenerateResponse = Type.Object({
   candidates: Type.Array(CandidateBody, { description: 'ranked by score, best first; never a blocked one' }),
 });
 
-const ModelState = Type.Object({ loaded: Type.Boolean(), version: nullable(Type.String()) });
+const LmVersion = Type.Object({
+  version: Type.String(),
+  active: Type.Boolean({ description: 'the version the LM directory serves' }),
+  kind: nullable(Type.String({ description: 'initial, train or update' })),
+  parent: nullable(Type.String()),
+  createdAt: nullable(Type.String()),
+});
 const ScorerVersion = Type.Object({
   version: Type.String(),
   active: Type.Boolean({ description: "the registry's active version (the one a restarted server loads)" }),
@@ -273,12 +279,20 @@ export const ModelsResponse = Type.Object({
       description: "the registry's versions, oldest first (empty when the server has no data directory)",
     }),
   }),
-  generator: ModelState,
+  generator: Type.Object({
+    loaded: Type.Boolean(),
+    version: nullable(Type.String({ description: 'lm[@vN]+<estimator version>' })),
+    versions: Type.Array(LmVersion, {
+      description: "the LM's saved versions, oldest first (empty before the first `tkllm lm update`)",
+    }),
+  }),
 });
 
 export const ActivateModelBody = Type.Object(
   {
-    kind: Type.Literal('scorer', { description: 'which model; only the ViralScore estimator switches' }),
+    kind: Type.Union([Type.Literal('scorer'), Type.Literal('lm')], {
+      description: 'which model: the ViralScore estimator or the language model (one of its saved versions)',
+    }),
     version: Type.String({ minLength: 1, maxLength: 100, pattern: '^v[0-9]+$' }),
   },
   { additionalProperties: false },

@@ -8,6 +8,7 @@ import {
   type GenerationResult,
 } from '../generate/index.js';
 import type { Lake } from '../lake/index.js';
+import { lmVersions } from '../lm/index.js';
 import { recordAudit, type AuditRecord } from '../safety/index.js';
 import { ViralScoreRegistry } from '../viralscore/index.js';
 import type { FromGenerateWorker, GenerateWorkerData, ToGenerateWorker } from './generate-worker-protocol.js';
@@ -98,7 +99,8 @@ class GenerateThread {
 
   constructor(
     private readonly worker: Worker,
-    private readonly lake: Lake,
+    /** The lake outside a request (the thread's start): the server's gate when it opens while serving. */
+    private readonly outsideRequests: LakeUse,
   ) {
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     this.ready = new Promise((resolve, reject) => {
@@ -131,7 +133,7 @@ class GenerateThread {
   }
 
   private answerLake(message: Extract<FromGenerateWorker, { type: 'lake' }>) {
-    const useLake: LakeUse = this.running?.useLake ?? ((work) => work(this.lake));
+    const useLake: LakeUse = this.running?.useLake ?? this.outsideRequests;
     return answerLake(this.worker, message.id, () =>
       useLake<unknown>((lake) => {
         if (message.method === 'all') return lake.all(String(message.args[0]));
@@ -192,6 +194,14 @@ class GenerateThread {
     }
   }
 
+  /** Resolves once every request given so far has finished. */
+  async drain(): Promise<void> {
+    for (let tail = this.tail; ; tail = this.tail) {
+      await tail;
+      if (tail === this.tail) return;
+    }
+  }
+
   /** Asks the thread to free its sessions and end; resolves once it has (by force after 5 s). */
   async close(): Promise<void> {
     this.fail(new TkllmError('MODEL_STATE', 'the generator is closed'));
@@ -213,13 +223,16 @@ class GenerateThread {
  * const generator = await openScriptGenerator(lake, './tkllm-data');
  * try { for await (const e of generator.generate(request, signal, gate)) ...; } finally { await generator.close(); }
  */
-export async function openScriptGenerator(lake: Lake, dataDir: string): Promise<ScriptGenerator | undefined> {
+export async function openScriptGenerator(
+  lake: Lake | LakeUse,
+  dataDir: string,
+): Promise<ScriptGenerator | undefined> {
   const { lmDir } = generatePaths(dataDir);
   if (!existsSync(join(lmDir, 'tokenizer.json'))) return undefined;
   if (new ViralScoreRegistry(dataDir).list().length === 0) return undefined;
   const thread = new GenerateThread(
     startWorker('generate-worker', { dataDir } satisfies GenerateWorkerData),
-    lake,
+    typeof lake === 'function' ? lake : (work) => work(lake),
   );
   let estimator: string;
   try {
@@ -228,10 +241,13 @@ export async function openScriptGenerator(lake: Lake, dataDir: string): Promise<
     await thread.close();
     throw error;
   }
-  const version = `${basename(lmDir)}+${estimator}`;
+  // The LM's saved version, once `tkllm lm update` or a switch has begun versions: lm@v2+v1.
+  const lmVersion = lmVersions(lmDir).active;
+  const version = `${basename(lmDir)}${lmVersion === null ? '' : `@${lmVersion}`}+${estimator}`;
   return {
     version,
     close: () => thread.close(),
+    drain: () => thread.drain(),
     async *generate(request: GenerateRequest, signal: AbortSignal, useLake: LakeUse) {
       for await (const item of thread.generate(request, signal, useLake)) {
         if (signal.aborted) return;
@@ -259,4 +275,33 @@ export async function openScriptGenerator(lake: Lake, dataDir: string): Promise<
       }
     },
   };
+}
+
+/**
+ * The generator the routes hold: it passes each request to the generator it holds now, and `replace`
+ * swaps in another (a switched LM or estimator) without stopping requests already running on the old one,
+ * which is closed once they have finished.
+ */
+export class SwitchableGenerator implements ScriptGenerator {
+  constructor(private current: ScriptGenerator) {}
+
+  get version(): string {
+    return this.current.version;
+  }
+
+  generate(request: GenerateRequest, signal: AbortSignal, useLake: LakeUse): AsyncIterable<GenerationEvent> {
+    return this.current.generate(request, signal, useLake);
+  }
+
+  /** Serves `next` from now on; resolves once the previous generator's requests ended and it is closed. */
+  async replace(next: ScriptGenerator): Promise<void> {
+    const previous = this.current;
+    this.current = next;
+    await previous.drain?.();
+    await previous.close?.();
+  }
+
+  close(): void | Promise<void> {
+    return this.current.close?.();
+  }
 }
