@@ -24,7 +24,20 @@ export function modelRoutes(
   const { scores, generator, metrics, gate, openGenerator } = context;
   const registry = registryAt && new ViralScoreRegistry(registryAt.dataDir);
   const lmDir = registryAt && generatePaths(registryAt.dataDir).lmDir;
-  const lmListing = () => (lmDir === undefined ? { versions: [], active: null } : lmVersions(lmDir));
+  const generatorState = () => {
+    const { versions, active } = lmDir === undefined ? { versions: [], active: null } : lmVersions(lmDir);
+    return {
+      loaded: generator !== undefined,
+      version: generator?.version ?? null,
+      versions: versions.map((v) => ({
+        version: v.version,
+        active: v.version === active,
+        kind: v.kind,
+        parent: v.parent,
+        createdAt: v.createdAt,
+      })),
+    };
+  };
   const state = () => ({
     scorer: {
       loaded: scores.available,
@@ -36,20 +49,7 @@ export function modelRoutes(
         metrics: e.metrics,
       })),
     },
-    generator: (() => {
-      const { versions, active } = lmListing();
-      return {
-        loaded: generator !== undefined,
-        version: generator?.version ?? null,
-        versions: versions.map((v) => ({
-          version: v.version,
-          active: v.version === active,
-          kind: v.kind,
-          parent: v.parent,
-          createdAt: v.createdAt,
-        })),
-      };
-    })(),
+    generator: generatorState(),
   });
   /** Opens the generator again (the LM directory's and the registry's active models) and serves it. */
   const reopenGenerator = async (): Promise<void> => {
