@@ -26,6 +26,7 @@ import { presentedKey, type ApiKeyStore } from './api-keys.js';
 import type { ServerContext } from './context.js';
 import { LakeGate } from './lake-gate.js';
 import { createMetrics } from './metrics.js';
+import { ModelSwitcher } from './model-switcher.js';
 import type { DraftScorer, LakeUse, ScriptGenerator } from './models.js';
 import { modelRoutes } from './routes/models.js';
 import type { OpenedDraftScorer } from './viralscore-scorer.js';
@@ -170,15 +171,19 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
   if (draftScorer) metrics.modelInfo.set({ kind: 'scorer', version: draftScorer.version }, 1);
   if (generator) metrics.modelInfo.set({ kind: 'generator', version: generator.version }, 1);
   const switchable = generator === undefined ? undefined : new SwitchableGenerator(generator);
-  const context: ServerContext = {
-    gate,
-    metrics,
-    scores,
-    generator: switchable,
-    // A generator opened while serving reads the lake through the gate, like every other use.
-    openGenerator: openGenerator && (() => openGenerator((work) => gate.use(work))),
-    uploadLimitBytes,
-  };
+  const models =
+    options.dataDir === undefined
+      ? undefined
+      : new ModelSwitcher(options.dataDir, {
+          gate,
+          metrics,
+          scores,
+          generator: switchable,
+          // A generator opened while serving reads the lake through the gate, like every other use.
+          openGenerator: openGenerator && (() => openGenerator((work) => gate.use(work))),
+          scoreThreads,
+        });
+  const context: ServerContext = { gate, metrics, scores, generator: switchable, models, uploadLimitBytes };
   app.decorate('scoreService', scores);
   app.addHook('onClose', async () => {
     scores.close();
@@ -281,12 +286,7 @@ export async function createServer(options: ServerOptions): Promise<TkllmServer>
   await app.register(opsRoutes(context));
   await app.register(lakeRoutes(context));
   await app.register(scoreRoutes(context));
-  await app.register(
-    modelRoutes(
-      context,
-      options.dataDir === undefined ? undefined : { dataDir: options.dataDir, threads: scoreThreads },
-    ),
-  );
+  await app.register(modelRoutes(context));
   await app.register(generateRoutes(context));
   await app.register(checkRoutes(options.policy));
   await app.register(experimentRoutes(context));

@@ -1,6 +1,6 @@
 import type { LakeGate } from './lake-gate.js';
-import type { ScriptGenerator } from './models.js';
 import type { ServerMetrics } from './metrics.js';
+import type { ModelSwitcher } from './model-switcher.js';
 import type { ScoreService } from './score-service.js';
 import type { SwitchableGenerator } from './script-generator.js';
 
@@ -11,7 +11,7 @@ export interface ServerContext {
   scores: ScoreService;
   /** The generator the routes use; the model routes swap what it holds. */
   generator: SwitchableGenerator | undefined;
-  /** Opens the generator again from the data directory (after the LM or the estimator was switched). */
-  openGenerator: (() => Promise<ScriptGenerator | undefined>) | undefined;
+  /** Switches the served estimator and LM among their saved versions; absent without a data directory. */
+  models: ModelSwitcher | undefined;
   uploadLimitBytes: number;
 }
