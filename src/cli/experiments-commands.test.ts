@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it, vi } from 'vitest';
 import { Random } from '../core/index.js';
-import { ingestBundledSample, Lake } from '../lake/index.js';
+import { extractFeatures } from '../features/index.js';
+import { ingestBundledSample, ingestFile, Lake } from '../lake/index.js';
+import { trainViralScore, ViralScoreRegistry } from '../viralscore/index.js';
 import { calibrateSimulator, EngagementSimulator, getExperiment } from '../experiments/index.js';
 import { main } from './index.js';
 
@@ -11,15 +13,19 @@ const dir = mkdtempSync(join(tmpdir(), 'tkllm-cli-experiments-'));
 afterEach(() => vi.restoreAllMocks());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+async function runIn(
+  dataDir: string,
+  ...argv: string[]
+): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
   vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
   vi.spyOn(console, 'error').mockImplementation((line: string) => void err.push(line));
-  const code = await main(['--data-dir', dir, ...argv]);
+  const code = await main(['--data-dir', dataDir, ...argv]);
   vi.restoreAllMocks();
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
+const run = (...argv: string[]) => runIn(dir, ...argv);
 
 it('creates an experiment, assigns stably, records a CSV with a bad row, and reports with charts', async () => {
   const created = await run(
@@ -88,3 +94,48 @@ it('names the field and the value when an option is wrong, and the experiment wh
   const noFile = await run('experiment', 'record', 'x', join(dir, 'none.csv'));
   expect(noFile.err).toMatch(/none\.csv: it does not exist \[IO\]/);
 });
+
+it('records events with --update and the estimator learns from them as a new, guarded version', async () => {
+  // 60 posts whose engagement grows with a question in the text, and an estimator trained on them.
+  const data = join(dir, 'update');
+  const lines = ['id,username,video_description,create_time,view_count,like_count,share_count,hashtag_names'];
+  for (let i = 0; i < 60; i++) {
+    const plays = 1000 + ((i * 7919) % 5000) + (i % 3 === 0 ? 20000 : 0);
+    lines.push(
+      `${i + 1},creator${i % 12},"${i % 3 === 0 ? 'Would you try this?' : 'my day'} #food",${1748736000 + i * 30000},${plays},${Math.floor(plays / 20)},${Math.floor(plays / 200)},food`,
+    );
+  }
+  const posts = join(dir, 'update-posts.csv');
+  writeFileSync(posts, `${lines.join('\n')}\n`);
+  const lake = await Lake.open(data);
+  await ingestFile(lake, posts, { observedAt: new Date('2025-07-01T00:00:00Z') });
+  await extractFeatures(lake);
+  await trainViralScore(lake, data, { epochs: 2, members: 1 });
+  lake.close();
+  expect(
+    (await runIn(data, 'experiment', 'create', 'fresh', '--arms', 'A,B', '--start', '2025-06-01T00:00:00Z'))
+      .code,
+  ).toBe(0);
+  const events = join(dir, 'update-events.csv');
+  writeFileSync(
+    events,
+    'unit_id,horizon,observed_at,plays,likes\n' +
+      Array.from({ length: 60 }, (_, i) => {
+        const plays = 3000 + ((i * 104729) % 4000) + (i % 3 === 0 ? 30000 : 0);
+        const at = new Date((1748736000 + i * 30000 + 86400) * 1000).toISOString();
+        return `tiktok:${i + 1},24,${at},${plays},${Math.floor(plays / 20)}`;
+      }).join('\n') +
+      '\n',
+  );
+  const recorded = await runIn(data, 'experiment', 'record', 'fresh', events, '--update');
+  expect(recorded.code, recorded.err).toBe(0);
+  const [counts, update] = recorded.out.split('\n');
+  expect(counts).toBe('received 60, recorded 60, duplicates 0, rejected 0, lake snapshots 60');
+  expect(update).toMatch(/^saved (and activated v2 \(from v1\)|v2 but kept v1 active): /);
+  const registry = new ViralScoreRegistry(data);
+  expect(registry.versions()).toEqual(['v1', 'v2']);
+  expect(registry.load('v2').training).toMatchObject({ kind: 'online', parent: 'v1' });
+  // Nothing new the second time, so nothing to learn from.
+  const again = await runIn(data, 'experiment', 'record', 'fresh', events, '--update', '--json');
+  expect(JSON.parse(again.out)).toMatchObject({ recorded: 0, duplicates: 60, update: null });
+}, 120_000);

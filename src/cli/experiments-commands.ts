@@ -18,6 +18,9 @@ import {
   type ExperimentSpec,
   type RecordEventsResult,
 } from '../experiments/index.js';
+import { extractFeatures } from '../features/index.js';
+import { estimatorFeedbackSink } from '../viralscore/index.js';
+import { formatOnlineUpdate } from './feedback-commands.js';
 import { dataDirOf, dateOption, withLake } from './options.js';
 
 function parseNumber(name: string, check: (n: number) => boolean, expected: string) {
@@ -226,14 +229,34 @@ export function addExperimentCommands(program: Command): void {
     )
     .argument('<id>', 'experiment id')
     .argument('<file>', 'events file')
+    .option(
+      '--update',
+      'then run an online update of the active estimator on the new engagement (guarded; a new version)',
+    )
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, file: string, opts: { json?: boolean }, command: Command) => {
-      const result = await withLake(dataDirOf(command), async (lake) => {
-        const events = await readEventFile(lake, file);
-        return recordEvents(lake, id, events, { source: file, progress: terminalProgress() });
-      });
-      console.log(opts.json ? JSON.stringify(result, null, 2) : formatRecord(result));
-    });
+    .action(
+      async (id: string, file: string, opts: { update?: boolean; json?: boolean }, command: Command) => {
+        const dir = dataDirOf(command);
+        const { result, update } = await withLake(dir, async (lake) => {
+          const events = await readEventFile(lake, file);
+          const progress = terminalProgress();
+          if (opts.update !== true)
+            return {
+              result: await recordEvents(lake, id, events, { source: file, progress }),
+              update: undefined,
+            };
+          // Posts ingested since the last extraction need features before the estimator can learn from them.
+          await extractFeatures(lake, { progress });
+          const feedback = estimatorFeedbackSink(lake, dir);
+          const recorded = await recordEvents(lake, id, events, { source: file, progress, feedback });
+          return { result: recorded, update: feedback.results.at(-1) ?? null };
+        });
+        if (opts.json)
+          console.log(JSON.stringify(update === undefined ? result : { ...result, update }, null, 2));
+        else
+          console.log(formatRecord(result) + (update === undefined ? '' : `\n${formatOnlineUpdate(update)}`));
+      },
+    );
 
   experiment
     .command('report')

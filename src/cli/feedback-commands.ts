@@ -28,6 +28,7 @@ import {
   updateEstimatorOnline,
   ViralScoreRegistry,
 } from '../viralscore/index.js';
+import type { OnlineUpdateResult } from '../viralscore/index.js';
 import { readCaptions } from './lm-commands.js';
 import { dataDirOf, nonNegative, positiveInt, share, withLake } from './options.js';
 
@@ -146,6 +147,14 @@ export function updateLmOnPool(
   };
 }
 
+/** What an online update of the estimator did, as one line (null: nothing to learn from). */
+export function formatOnlineUpdate(result: OnlineUpdateResult | null): string {
+  if (result === null) return 'no fresh labelled posts: nothing to learn from';
+  return result.activated
+    ? `saved and activated ${result.version} (from ${result.parent}): held-out MSE ${result.active.mse.toFixed(5)} -> ${result.candidate.mse.toFixed(5)}, Spearman ${result.active.spearman.toFixed(4)} -> ${result.candidate.spearman.toFixed(4)}`
+    : `saved ${result.version} but kept ${result.parent} active: ${result.reason}`;
+}
+
 /**
  * Adds `viralscore update|rollback` and `lm update|versions|rollback` to the groups that exist (and creates
  * them if not).
@@ -199,14 +208,7 @@ export function addFeedbackCommands(program: Command): void {
             provenance: { experiment: experiment ?? null, since: opts.since ?? null },
           });
         });
-        if (opts.json) console.log(JSON.stringify(result, null, 2));
-        else if (result === null) console.log('no fresh labelled posts: nothing to learn from');
-        else
-          console.log(
-            result.activated
-              ? `saved and activated ${result.version} (from ${result.parent}): held-out MSE ${result.active.mse.toFixed(5)} -> ${result.candidate.mse.toFixed(5)}, Spearman ${result.active.spearman.toFixed(4)} -> ${result.candidate.spearman.toFixed(4)}`
-              : `saved ${result.version} but kept ${result.parent} active: ${result.reason}`,
-          );
+        console.log(opts.json ? JSON.stringify(result, null, 2) : formatOnlineUpdate(result));
       },
     );
 

@@ -149,6 +149,10 @@ describe('experiment endpoints', () => {
       payload: { events },
     });
     expect(unknown.statusCode).toBe(404);
+    // Learning from the events needs the estimator's data directory, which this server was not given.
+    const learn = await app.inject({ method: 'POST', url, headers, payload: { events, update: true } });
+    expect(learn.statusCode).toBe(400);
+    expect(learn.json<{ error: { code: string } }>().error.code).toBe('UNSUPPORTED');
 
     const report = await app.inject({ url: '/v1/experiments/hook-test/report?horizon=24' });
     expect(report.statusCode).toBe(200);

@@ -436,9 +436,31 @@ export const EventsBody = Type.Object(
       ),
       { minItems: 1, maxItems: 50_000 },
     ),
+    update: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'then run an online update of the active estimator on the new engagement of known posts ' +
+          '(guarded; a new registry version, served at once when the guard lets it through)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
+
+const OnlineUpdate = Type.Object({
+  version: Type.String(),
+  parent: Type.String(),
+  activated: Type.Boolean(),
+  reason: nullable(Type.String({ description: 'why the guard kept the candidate inactive' })),
+  candidate: Type.Unknown({
+    description: "the candidate's held-out figures (n, mse, spearman, ndcg10, ...)",
+  }),
+  active: Type.Unknown({ description: "the parent's held-out figures on the same rows" }),
+  freshRows: Type.Integer(),
+  replayRows: Type.Integer(),
+  seconds: Type.Number(),
+});
 
 export const EventsResponse = Type.Object({
   received: Type.Integer(),
@@ -448,6 +470,12 @@ export const EventsResponse = Type.Object({
   rejectsByReason: Type.Record(Type.String(), Type.Integer()),
   rejectExamples: Type.Array(Type.String()),
   snapshots: Type.Integer(),
+  update: Type.Optional(
+    Type.Union([OnlineUpdate, Type.Null()], {
+      description:
+        'with `update`: the online update, or null when no new engagement had a label to learn from',
+    }),
+  ),
 });
 
 export const ReportQuery = Type.Object({

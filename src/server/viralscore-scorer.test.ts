@@ -220,4 +220,62 @@ describe('the ViralScore estimator behind the API', () => {
     expect(metrics).toContain('tkllm_model_info{kind="scorer",version="v2"} 1');
     expect(metrics).not.toContain('version="v1"');
   });
+
+  it('learns from engagement events sent with `update: true` and serves the version the guard lets through', async () => {
+    const headers = { authorization: `Bearer ${key}` };
+    const served = () =>
+      app.inject({ url: '/v1/models' }).then((r) => r.json<{ scorer: { version: string } }>());
+    const before = (await served()).scorer.version;
+    const experiment = {
+      id: 'fresh',
+      unit: 'post',
+      startsAt: '2025-06-01T00:00:00Z',
+      arms: [
+        { name: 'A', weight: 1 },
+        { name: 'B', weight: 1 },
+      ],
+    };
+    expect(
+      (await app.inject({ method: 'POST', url: '/v1/experiments', headers, payload: experiment })).statusCode,
+    ).toBe(201);
+    // A day after each post, engagement that again grows with the question in the text.
+    const events = Array.from({ length: 60 }, (_, i) => {
+      const plays = 3000 + ((i * 104729) % 4000) + (i % 3 === 0 ? 30000 : 0);
+      return {
+        unitId: `tiktok:${i + 1}`,
+        horizon: 24,
+        observedAt: new Date((1748736000 + i * 30000 + 86400) * 1000).toISOString(),
+        plays,
+        likes: Math.floor(plays / 20),
+        shares: Math.floor(plays / 200),
+      };
+    });
+    const url = '/v1/experiments/fresh/events';
+    const res = await app.inject({ method: 'POST', url, headers, payload: { events, update: true } });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json<{
+      recorded: number;
+      snapshots: number;
+      update: {
+        version: string;
+        parent: string;
+        activated: boolean;
+        reason: string | null;
+        freshRows: number;
+      };
+    }>();
+    expect(body.recorded).toBe(60);
+    expect(body.snapshots).toBe(60);
+    expect(body.update).toMatchObject({ parent: before, version: 'v3' });
+    expect(body.update.freshRows).toBeGreaterThan(30);
+    // The guard let it through (held-out MSE fell), so the server serves it at once.
+    expect(body.update).toMatchObject({ activated: true, reason: null });
+    expect((await served()).scorer.version).toBe('v3');
+    expect((await app.inject({ url: '/metrics' })).body).toContain(
+      'tkllm_model_info{kind="scorer",version="v3"} 1',
+    );
+    // The same events again record nothing new, so nothing is learned.
+    const again = await app.inject({ method: 'POST', url, headers, payload: { events, update: true } });
+    expect(again.json()).toMatchObject({ recorded: 0, duplicates: 60, update: null });
+  }, 60_000);
 });

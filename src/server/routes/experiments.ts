@@ -9,6 +9,9 @@ import {
   recordEvents,
   type Experiment,
 } from '../../experiments/index.js';
+import { TkllmError } from '../../core/index.js';
+import { extractFeatures } from '../../features/index.js';
+import { estimatorFeedbackSink } from '../../viralscore/index.js';
 import type { ServerContext } from '../context.js';
 import {
   AssignBody,
@@ -37,7 +40,7 @@ const experimentBody = (e: Experiment) => ({
  * events, and the report. Writes need a key; every use of the lake goes through its gate.
  */
 export function experimentRoutes(context: ServerContext): FastifyPluginCallbackTypebox {
-  const { gate } = context;
+  const { gate, models } = context;
   return (app, _options, done) => {
     app.post(
       '/v1/experiments',
@@ -122,15 +125,36 @@ export function experimentRoutes(context: ServerContext): FastifyPluginCallbackT
           summary: 'Record engagement events (1 h and 24 h after publication); repeats count once',
           description:
             'Rows that cannot be used are rejected one by one and counted with the field at fault; the rest ' +
-            'are recorded in one transaction.',
+            'are recorded in one transaction. With `update: true` the estimator then learns from the new ' +
+            'engagement (an online update behind its guard, a new registry version), and a version the guard ' +
+            'lets through is served at once.',
           security: keyed,
           params: ExperimentIdParams,
           body: EventsBody,
-          response: { 200: EventsResponse, ...errors(400, 401, 404, 413, 429) },
+          response: { 200: EventsResponse, ...errors(400, 401, 404, 413, 429, 503) },
         },
       },
-      async (request) =>
-        gate.write((lake) => recordEvents(lake, request.params.id, request.body.events, { source: 'api' })),
+      async (request) => {
+        const { events, update = false } = request.body;
+        if (!update)
+          return gate.write((lake) => recordEvents(lake, request.params.id, events, { source: 'api' }));
+        if (models === undefined)
+          throw new TkllmError(
+            'UNSUPPORTED',
+            'this server was started without a data directory: it cannot update the estimator',
+          );
+        const { dataDir } = models;
+        const { result, learned } = await gate.write(async (lake) => {
+          // Posts ingested since the last extraction need features before the estimator can learn from them.
+          await extractFeatures(lake);
+          const feedback = estimatorFeedbackSink(lake, dataDir);
+          const recorded = await recordEvents(lake, request.params.id, events, { source: 'api', feedback });
+          return { result: recorded, learned: feedback.results.at(-1) ?? null };
+        });
+        // The registry's active version moved: serve it.
+        if (learned?.activated === true) await models.scorer(learned.version, request.log);
+        return { ...result, update: learned };
+      },
     );
 
     app.get(
