@@ -289,8 +289,14 @@ export class SwitchableGenerator implements ScriptGenerator {
     return this.current.version;
   }
 
-  generate(request: GenerateRequest, signal: AbortSignal, useLake: LakeUse): AsyncIterable<GenerationEvent> {
-    return this.current.generate(request, signal, useLake);
+  // The generator is picked when the request starts (its first `next`), which is also when it joins that
+  // generator's queue: a `replace` either finds it queued there (and waits) or it starts on the new one.
+  async *generate(
+    request: GenerateRequest,
+    signal: AbortSignal,
+    useLake: LakeUse,
+  ): AsyncGenerator<GenerationEvent> {
+    yield* this.current.generate(request, signal, useLake);
   }
 
   /** Serves `next` from now on; resolves once the previous generator's requests ended and it is closed. */
