@@ -18,8 +18,7 @@ import {
   type ExperimentSpec,
   type RecordEventsResult,
 } from '../experiments/index.js';
-import { extractFeatures } from '../features/index.js';
-import { estimatorFeedbackSink } from '../viralscore/index.js';
+import { recordAndLearn } from '../server/index.js';
 import { formatOnlineUpdate } from './feedback-commands.js';
 import { dataDirOf, dateOption, withLake } from './options.js';
 
@@ -245,11 +244,7 @@ export function addExperimentCommands(program: Command): void {
               result: await recordEvents(lake, id, events, { source: file, progress }),
               update: undefined,
             };
-          // Posts ingested since the last extraction need features before the estimator can learn from them.
-          await extractFeatures(lake, { progress });
-          const feedback = estimatorFeedbackSink(lake, dir);
-          const recorded = await recordEvents(lake, id, events, { source: file, progress, feedback });
-          return { result: recorded, update: feedback.results.at(-1) ?? null };
+          return recordAndLearn(lake, dir, id, events, { source: file, progress });
         });
         if (opts.json)
           console.log(JSON.stringify(update === undefined ? result : { ...result, update }, null, 2));

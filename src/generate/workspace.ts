@@ -4,7 +4,7 @@ import { silentProgress, ValidationError } from '../core/index.js';
 import type { ProgressReporter } from '../core/index.js';
 import { extractFeatures } from '../features/index.js';
 import { bundledSample, ingestFiles, Lake } from '../lake/index.js';
-import { loadTrainedLm, trainCaptionLm } from '../lm/index.js';
+import { loadTrainedLm, TOKENIZER_FILE, trainCaptionLm } from '../lm/index.js';
 import type { CaptionRecord, LmConfig, TrainedLm } from '../lm/index.js';
 import { openViralScorer, trainViralScore, ViralScoreRegistry } from '../viralscore/index.js';
 import type { ViralScorer } from '../viralscore/index.js';
@@ -176,7 +176,7 @@ export async function prepareWorkspace(
       await trainViralScore(lake, dataDir, { ...options.estimator, progress });
     }
     const { lmDir } = generatePaths(dataDir);
-    if (existsSync(join(lmDir, 'tokenizer.json'))) return;
+    if (existsSync(join(lmDir, TOKENIZER_FILE))) return;
     if (options.lm === 'lm-train') {
       trainCaptionLm(await readCaptionRecords(lake), { modelDir: lmDir, progress });
     } else {

@@ -30,3 +30,4 @@ export type { GrpcScorer, GrpcScorerOptions } from './grpc.js';
 export { openDraftScorer } from './viralscore-scorer.js';
 export type { OpenDraftScorerOptions, OpenedDraftScorer, UseLake } from './viralscore-scorer.js';
 export { openScriptGenerator } from './script-generator.js';
+export { recordAndLearn } from './learn-from-events.js';

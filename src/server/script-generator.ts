@@ -8,7 +8,7 @@ import {
   type GenerationResult,
 } from '../generate/index.js';
 import type { Lake } from '../lake/index.js';
-import { lmVersions } from '../lm/index.js';
+import { lmVersions, TOKENIZER_FILE } from '../lm/index.js';
 import { recordAudit, type AuditRecord } from '../safety/index.js';
 import { ViralScoreRegistry } from '../viralscore/index.js';
 import type { FromGenerateWorker, GenerateWorkerData, ToGenerateWorker } from './generate-worker-protocol.js';
@@ -228,7 +228,7 @@ export async function openScriptGenerator(
   dataDir: string,
 ): Promise<ScriptGenerator | undefined> {
   const { lmDir } = generatePaths(dataDir);
-  if (!existsSync(join(lmDir, 'tokenizer.json'))) return undefined;
+  if (!existsSync(join(lmDir, TOKENIZER_FILE))) return undefined;
   if (new ViralScoreRegistry(dataDir).list().length === 0) return undefined;
   const thread = new GenerateThread(
     startWorker('generate-worker', { dataDir } satisfies GenerateWorkerData),

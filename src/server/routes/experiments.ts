@@ -10,9 +10,8 @@ import {
   type Experiment,
 } from '../../experiments/index.js';
 import { TkllmError } from '../../core/index.js';
-import { extractFeatures } from '../../features/index.js';
-import { estimatorFeedbackSink } from '../../viralscore/index.js';
 import type { ServerContext } from '../context.js';
+import { recordAndLearn } from '../learn-from-events.js';
 import {
   AssignBody,
   EventsBody,
@@ -144,13 +143,9 @@ export function experimentRoutes(context: ServerContext): FastifyPluginCallbackT
             'this server was started without a data directory: it cannot update the estimator',
           );
         const { dataDir } = models;
-        const { result, learned } = await gate.write(async (lake) => {
-          // Posts ingested since the last extraction need features before the estimator can learn from them.
-          await extractFeatures(lake);
-          const feedback = estimatorFeedbackSink(lake, dataDir);
-          const recorded = await recordEvents(lake, request.params.id, events, { source: 'api', feedback });
-          return { result: recorded, learned: feedback.results.at(-1) ?? null };
-        });
+        const { result, update: learned } = await gate.write((lake) =>
+          recordAndLearn(lake, dataDir, request.params.id, events, { source: 'api' }),
+        );
         // The registry's active version moved: serve it.
         if (learned?.activated === true) await models.scorer(learned.version, request.log);
         return { ...result, update: learned };
